@@ -1,0 +1,1 @@
+//! core-backend: production building blocks for Rust backends.
