@@ -32,6 +32,9 @@ fn uuid_v4(c: &mut Criterion) {
 
 fn uuid_v7(c: &mut Criterion) {
     let mut g = c.benchmark_group("uuid_v7");
+    g.bench_function("reference: SystemTime::now", |b| {
+        b.iter(|| black_box(std::time::SystemTime::now()));
+    });
     g.bench_function("ours Uuid::now_v7", |b| {
         b.iter(|| black_box(Uuid::now_v7()));
     });
@@ -50,6 +53,9 @@ fn uuid_v7(c: &mut Criterion) {
 
 fn ulid(c: &mut Criterion) {
     let mut g = c.benchmark_group("ulid");
+    g.bench_function("reference: SystemTime::now", |b| {
+        b.iter(|| black_box(std::time::SystemTime::now()));
+    });
     g.bench_function("ours Ulid::new", |b| b.iter(|| black_box(Ulid::new())));
     let shared = UlidGenerator::new();
     g.bench_function("ours UlidGenerator (mutex)", |b| {
