@@ -40,23 +40,17 @@ where
         .collect();
     let mut all = Vec::with_capacity(per_thread * THREADS);
     for handle in handles {
-        let ids = match handle.join() {
-            Ok(ids) => ids,
-            Err(_) => panic!("generator thread panicked"),
-        };
-        if let Some(w) = ids.windows(2).find(|w| w[0] >= w[1]) {
-            panic!(
-                "ids of one thread not increasing: {:?} then {:?}",
-                w[0], w[1]
-            );
+        let ids = handle.join().expect("generator thread panicked");
+        if let Some([a, b]) = ids.windows(2).find(|w| w[0] >= w[1]) {
+            panic!("ids of one thread not increasing: {a:?} then {b:?}");
         }
         all.extend(ids);
     }
     let n = all.len();
     assert_eq!(n, per_thread * THREADS);
     all.sort_unstable();
-    if let Some(w) = all.windows(2).find(|w| w[0] == w[1]) {
-        panic!("duplicate id {:?} among {n}", w[0]);
+    if let Some([a, _]) = all.windows(2).find(|w| w[0] == w[1]) {
+        panic!("duplicate id {a:?} among {n}");
     }
 }
 
