@@ -997,6 +997,46 @@ mod tests {
         assert!(serde_json::from_str::<SnowflakeId>("1.5").is_err());
     }
 
+    fn counters(f: impl FnOnce()) -> Vec<(String, u64)> {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, f);
+        let mut out: Vec<_> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter_map(|(key, _, _, value)| match value {
+                DebugValue::Counter(n) => Some((key.key().name().to_owned(), n)),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn rare_events_are_counted_once_per_event() {
+        let clock = ManualClock::new(T0);
+        let layout = SnowflakeLayout::new(41, 0, 10, 1); // 2 ids per millisecond
+        let g = build(manual(&clock).layout(layout));
+        let seen = counters(|| {
+            for _ in 0..3 {
+                next(&g); // the third waits for the next millisecond: one exhaustion
+            }
+            clock.set(T0 - 3);
+            next(&g); // waits out the step back: one backwards event
+            for _ in 0..50 {
+                next(&g); // plain ids: nothing recorded
+            }
+        });
+        let get = |name: &str| seen.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(get("core_backend.idgen.clock_backwards"), Some(1));
+        let exhausted = get("core_backend.idgen.sequence_exhausted").unwrap_or_default();
+        // 54 ids at 2 per millisecond: one wait per millisecond after the first
+        assert!((20..=30).contains(&exhausted), "{seen:?}");
+    }
+
     #[test]
     fn config_policy() {
         let mut config = SnowflakeConfig::default();
