@@ -127,9 +127,10 @@ impl Ulid {
 
     /// Writes the 26-character uppercase form into `buf` and returns it, without allocating.
     pub fn encode<'b>(&self, buf: &'b mut [u8; 26]) -> &'b str {
-        for (i, slot) in buf.iter_mut().enumerate() {
-            let shift = 125 - 5 * i;
-            *slot = ALPHABET[((self.0 >> shift) & 0x1F) as usize];
+        let mut value = self.0;
+        for slot in buf.iter_mut().rev() {
+            *slot = ALPHABET[(value & 0x1F) as usize];
+            value >>= 5;
         }
         // Every byte written above is ASCII.
         std::str::from_utf8(buf).unwrap_or_default()

@@ -192,21 +192,76 @@ impl Uuid {
             found => return Err(err(ParseErrorKind::InvalidLength { found })),
         };
         let hyphenated = body.len() == 36;
-        let mut value: u128 = 0;
-        for (i, &b) in body.iter().enumerate() {
-            if hyphenated && matches!(i, 8 | 13 | 18 | 23) {
-                if b != b'-' {
-                    return Err(ParseIdError::invalid_char(IdType::Uuid, input, offset + i));
-                }
-                continue;
+        let value = if hyphenated {
+            if HYPHENS.iter().all(|&i| body[i] == b'-') {
+                decode_hex(HYPHENATED_DIGITS.map(|i| body[i]))
+            } else {
+                None
             }
-            let Some(digit) = hex_digit(b) else {
-                return Err(ParseIdError::invalid_char(IdType::Uuid, input, offset + i));
-            };
-            value = (value << 4) | u128::from(digit);
-        }
-        Ok(Self(value))
+        } else {
+            <[u8; 32]>::try_from(body).ok().and_then(decode_hex)
+        };
+        value.map(Self).ok_or_else(|| {
+            // Slow path, only for bad input: find the first offending character.
+            let i = (0..body.len())
+                .find(|&i| {
+                    let want_hyphen = hyphenated && HYPHENS.contains(&i);
+                    want_hyphen != (body[i] == b'-') || !want_hyphen && hex_digit(body[i]).is_none()
+                })
+                .unwrap_or(0);
+            ParseIdError::invalid_char(IdType::Uuid, input, offset + i)
+        })
     }
+}
+
+/// Positions of the hyphens in the 36-character form.
+const HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+/// Positions of the 32 hex digits in the 36-character form.
+const HYPHENATED_DIGITS: [usize; 32] = {
+    let mut out = [0; 32];
+    let mut i = 0;
+    let mut pos = 0;
+    while pos < 36 {
+        if pos != 8 && pos != 13 && pos != 18 && pos != 23 {
+            out[i] = pos;
+            i += 1;
+        }
+        pos += 1;
+    }
+    out
+};
+
+const HEX_INVALID: u8 = 0xFF;
+const HEX_TABLE: [u8; 256] = {
+    let mut table = [HEX_INVALID; 256];
+    let mut b = 0;
+    while b < 256 {
+        if let Some(d) = hex_digit(b as u8) {
+            table[b] = d;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// 32 hex digits to 128 bits, `None` if any is not a hex digit.
+#[inline]
+fn decode_hex(digits: [u8; 32]) -> Option<u128> {
+    let mut hi: u64 = 0;
+    let mut lo: u64 = 0;
+    let mut bad: u8 = 0;
+    for (i, &c) in digits.iter().enumerate() {
+        let d = HEX_TABLE[usize::from(c)];
+        bad |= d;
+        if i < 16 {
+            hi = (hi << 4) | u64::from(d & 0xF);
+        } else {
+            lo = (lo << 4) | u64::from(d & 0xF);
+        }
+    }
+    // Valid digits are below 16, so the high bit is only set by an invalid one.
+    (bad & 0x80 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
 }
 
 #[inline]
