@@ -248,20 +248,16 @@ const HEX_TABLE: [u8; 256] = {
 /// 32 hex digits to 128 bits, `None` if any is not a hex digit.
 #[inline]
 fn decode_hex(digits: [u8; 32]) -> Option<u128> {
-    let mut hi: u64 = 0;
-    let mut lo: u64 = 0;
+    let mut bytes = [0u8; 16];
     let mut bad: u8 = 0;
-    for (i, &c) in digits.iter().enumerate() {
-        let d = HEX_TABLE[usize::from(c)];
-        bad |= d;
-        if i < 16 {
-            hi = (hi << 4) | u64::from(d & 0xF);
-        } else {
-            lo = (lo << 4) | u64::from(d & 0xF);
-        }
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let hi = HEX_TABLE[usize::from(pair[0])];
+        let lo = HEX_TABLE[usize::from(pair[1])];
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0xF);
     }
     // Valid digits are below 16, so the high bit is only set by an invalid one.
-    (bad & 0x80 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
+    (bad & 0x80 == 0).then_some(u128::from_be_bytes(bytes))
 }
 
 #[inline]
