@@ -118,7 +118,7 @@ impl Clock for ManualClock {
     }
 
     fn sleep(&self, duration: Duration) {
-        let ms = duration.as_millis().max(1);
+        let ms = duration.as_nanos().div_ceil(1_000_000).max(1);
         self.advance(u64::try_from(ms).unwrap_or(u64::MAX));
     }
 }
@@ -139,8 +139,10 @@ mod tests {
         assert_eq!(clock.now_millis(), 11);
         clock.sleep(Duration::from_millis(7));
         assert_eq!(clock.now_millis(), 18);
+        clock.sleep(Duration::from_micros(1_500));
+        assert_eq!(clock.now_millis(), 20);
         let shared = Arc::new(clock.clone());
-        assert_eq!(shared.now_millis(), 18);
-        assert!(format!("{clock:?}").contains("18"));
+        assert_eq!(shared.now_millis(), 20);
+        assert!(format!("{clock:?}").contains("20"));
     }
 }

@@ -28,15 +28,18 @@ pub enum IdKind {
 }
 
 impl FromStr for IdKind {
-    type Err = String;
+    type Err = ConfigError;
 
+    /// `uuid_v4`, `uuid_v7`, `ulid` or `snowflake`, in any case, `-` for `_`; `v4` and `v7` too.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "uuid_v4" | "uuidv4" | "v4" => Ok(Self::UuidV4),
             "uuid_v7" | "uuidv7" | "v7" => Ok(Self::UuidV7),
             "ulid" => Ok(Self::Ulid),
             "snowflake" => Ok(Self::Snowflake),
-            _ => Err("expected one of uuid_v4, uuid_v7, ulid, snowflake".to_owned()),
+            _ => Err(ConfigError::UnknownKind {
+                found: s.to_owned(),
+            }),
         }
     }
 }
@@ -103,9 +106,9 @@ impl IdgenConfig {
         }
         let mut config = Self::default();
         if let Some(raw) = lookup("IDGEN_KIND") {
-            config.kind = raw.parse().map_err(|reason: String| ConfigError::Env {
+            config.kind = raw.parse().map_err(|_| ConfigError::Env {
                 name: "IDGEN_KIND",
-                reason: format!("{reason}, found {raw:?}"),
+                reason: format!("expected uuid_v4, uuid_v7, ulid or snowflake, found {raw:?}"),
             })?;
         }
         let sf = &mut config.snowflake;
@@ -343,5 +346,11 @@ mod tests {
         assert_eq!("uuid-v4".parse::<IdKind>(), Ok(IdKind::UuidV4));
         assert_eq!("v7".parse::<IdKind>(), Ok(IdKind::UuidV7));
         assert_eq!("ulid".parse::<IdKind>(), Ok(IdKind::Ulid));
+        assert_eq!(
+            "uuid".parse::<IdKind>().map_err(|e| e.to_string()),
+            Err(
+                "unknown id kind \"uuid\": expected uuid_v4, uuid_v7, ulid or snowflake".to_owned()
+            )
+        );
     }
 }

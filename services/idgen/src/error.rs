@@ -181,6 +181,12 @@ pub enum ConfigError {
         /// The largest value that fits.
         max: u64,
     },
+    /// An id kind name that is not one of `uuid_v4`, `uuid_v7`, `ulid`, `snowflake`.
+    #[error("unknown id kind {found:?}: expected uuid_v4, uuid_v7, ulid or snowflake")]
+    UnknownKind {
+        /// The name given.
+        found: String,
+    },
     /// A snowflake epoch in the future.
     #[error("snowflake epoch {epoch_ms} is in the future")]
     EpochInFuture {

@@ -445,10 +445,16 @@ impl<C: Clock> SnowflakeBuilder<C> {
         }
     }
 
-    /// Checks the layout and that the worker and datacenter ids fit it.
+    /// Checks the layout, that the worker and datacenter ids fit it, and that the epoch is not
+    /// in the future (by the builder's clock).
     pub fn build(self) -> Result<Snowflake<C>, ConfigError> {
         let layout = self.layout;
         layout.validate()?;
+        if layout.epoch_ms > self.clock.now_millis() {
+            return Err(ConfigError::EpochInFuture {
+                epoch_ms: layout.epoch_ms,
+            });
+        }
         for (field, value, bits) in [
             ("worker_id", self.worker_id, layout.worker_bits),
             ("datacenter_id", self.datacenter_id, layout.datacenter_bits),
@@ -899,7 +905,15 @@ mod tests {
     #[test]
     fn clock_before_epoch_or_past_the_layout() {
         let clock = ManualClock::new(DEFAULT_EPOCH_MS - 1);
+        assert_eq!(
+            manual(&clock).build().map(|_| ()),
+            Err(ConfigError::EpochInFuture {
+                epoch_ms: DEFAULT_EPOCH_MS
+            })
+        );
+        clock.set(DEFAULT_EPOCH_MS);
         let g = build(manual(&clock));
+        clock.set(DEFAULT_EPOCH_MS - 1);
         assert_eq!(g.next_id(), Err(GenerateError::ClockBeforeEpoch));
         clock.set(DEFAULT_EPOCH_MS + (1 << 41));
         assert_eq!(g.next_id(), Err(GenerateError::TimestampOverflow));
