@@ -106,3 +106,27 @@ impl IntoResponse for IdPathRejection {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::Ulid;
+
+    #[test]
+    fn rejection_reports_its_cause() {
+        let Err(parse) = "x".parse::<Ulid>() else {
+            panic!("parsed")
+        };
+        let rejection = IdPathRejection::InvalidId(parse);
+        assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(rejection.to_string(), parse.to_string());
+        assert!(rejection.source().is_some());
+        let response = rejection.into_response();
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/problem+json"))
+        );
+    }
+}

@@ -57,3 +57,25 @@ impl<G: IdGenerator + ?Sized> IdGenerator for Box<G> {
 
 // The trait must stay object-safe.
 const _: Option<&dyn IdGenerator<Id = crate::Ulid>> = None;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Ulid, UlidGenerator, UuidV4Generator};
+
+    fn version_of(ids: &impl IdGenerator<Id = crate::Uuid>) -> u8 {
+        ids.generate().map(|id| id.version()).unwrap_or_default()
+    }
+
+    #[test]
+    fn forwarding_impls() {
+        let v4 = UuidV4Generator::new();
+        assert_eq!(version_of(&&v4), 4);
+        assert_eq!(version_of(&Arc::new(v4)), 4);
+        assert_eq!(version_of(&Box::new(v4)), 4);
+        let dynamic: Arc<dyn IdGenerator<Id = Ulid>> = Arc::new(UlidGenerator::new());
+        let a = dynamic.generate().unwrap_or_default();
+        let b = dynamic.generate().unwrap_or_default();
+        assert!(a < b);
+    }
+}
