@@ -482,6 +482,7 @@ impl<C: Clock> SnowflakeBuilder<C> {
             ts_shift,
             ts_max: mask(layout.timestamp_bits),
             state: AtomicU64::new(0),
+            backwards_logged: AtomicU64::new(u64::MAX),
         })
     }
 }
@@ -520,6 +521,8 @@ pub struct Snowflake<C = SystemClock> {
     ts_max: u64,
     /// `(milliseconds since epoch << seq_bits) | sequence` of the last id issued.
     state: AtomicU64,
+    /// The last timestamp a clock-backwards warning was logged for.
+    backwards_logged: AtomicU64,
 }
 
 impl Snowflake {
@@ -585,7 +588,14 @@ impl<C: Clock> Snowflake<C> {
                     if !reported_backwards {
                         reported_backwards = true;
                         metrics::counter!("core_backend.idgen.clock_backwards").increment(1);
-                        tracing::warn!(behind_ms = last - now, policy = ?self.policy, "clock moved backwards");
+                        // One log line per step back, not one per id while the clock is behind.
+                        if self.backwards_logged.swap(last, Ordering::Relaxed) != last {
+                            tracing::warn!(
+                                behind_ms = last - now,
+                                policy = ?self.policy,
+                                "clock moved backwards"
+                            );
+                        }
                     }
                     match self.policy {
                         ClockBackwardsPolicy::Wait { max } if by <= max => {
