@@ -192,14 +192,16 @@ impl Uuid {
             found => return Err(err(ParseErrorKind::InvalidLength { found })),
         };
         let hyphenated = body.len() == 36;
-        let value = if hyphenated {
+        let value = if let Ok(body) = <&[u8; 36]>::try_from(body) {
             if HYPHENS.iter().all(|&i| body[i] == b'-') {
-                decode_hex(HYPHENATED_DIGITS.map(|i| body[i]))
+                decode_hex(body, &HYPHENATED_PAIRS)
             } else {
                 None
             }
+        } else if let Ok(body) = <&[u8; 32]>::try_from(body) {
+            decode_hex(body, &SIMPLE_PAIRS)
         } else {
-            <[u8; 32]>::try_from(body).ok().and_then(decode_hex)
+            None
         };
         value.map(Self).ok_or_else(|| {
             // Slow path, only for bad input: find the first offending character.
@@ -217,20 +219,11 @@ impl Uuid {
 /// Positions of the hyphens in the 36-character form.
 const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
-/// Positions of the 32 hex digits in the 36-character form.
-const HYPHENATED_DIGITS: [usize; 32] = {
-    let mut out = [0; 32];
-    let mut i = 0;
-    let mut pos = 0;
-    while pos < 36 {
-        if pos != 8 && pos != 13 && pos != 18 && pos != 23 {
-            out[i] = pos;
-            i += 1;
-        }
-        pos += 1;
-    }
-    out
-};
+/// Where each byte's two hex digits start in the 36-character form.
+const HYPHENATED_PAIRS: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/// Where each byte's two hex digits start in the 32-character form.
+const SIMPLE_PAIRS: [usize; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 
 const HEX_INVALID: u8 = 0xFF;
 const HEX_TABLE: [u8; 256] = {
@@ -245,14 +238,14 @@ const HEX_TABLE: [u8; 256] = {
     table
 };
 
-/// 32 hex digits to 128 bits, `None` if any is not a hex digit.
+/// The 16 bytes whose hex digit pairs start at `pairs`, `None` if any digit is not hex.
 #[inline]
-fn decode_hex(digits: [u8; 32]) -> Option<u128> {
+fn decode_hex<const N: usize>(text: &[u8; N], pairs: &[usize; 16]) -> Option<u128> {
     let mut bytes = [0u8; 16];
     let mut bad: u8 = 0;
-    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-        let hi = HEX_TABLE[usize::from(pair[0])];
-        let lo = HEX_TABLE[usize::from(pair[1])];
+    for (byte, &at) in bytes.iter_mut().zip(pairs) {
+        let hi = HEX_TABLE[usize::from(text[at])];
+        let lo = HEX_TABLE[usize::from(text[at + 1])];
         bad |= hi | lo;
         *byte = (hi << 4) | (lo & 0xF);
     }
