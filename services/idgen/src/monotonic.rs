@@ -8,19 +8,23 @@
 /// to the next millisecond instead of waiting or failing, so generation never blocks; the id's
 /// timestamp then runs ahead of the wall clock by one millisecond. A clock that moves backwards
 /// is treated like a repeated millisecond: ids keep increasing.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Monotonic {
+    // Three plain words (no flag, no padding) so the per-thread copy in and out stays cheap.
     last_ms: u64,
-    last_rand: u128,
-    started: bool,
+    rand_hi: u64,
+    rand_lo: u64,
 }
+
+/// `last_ms` before the first id: no real millisecond clock reaches it.
+const UNSTARTED: u64 = u64::MAX;
 
 impl Monotonic {
     pub(crate) const fn new() -> Self {
         Self {
-            last_ms: 0,
-            last_rand: 0,
-            started: false,
+            last_ms: UNSTARTED,
+            rand_hi: 0,
+            rand_lo: 0,
         }
     }
 
@@ -33,17 +37,19 @@ impl Monotonic {
         fresh: impl FnOnce() -> u128,
     ) -> (u64, u128) {
         let mask = (1u128 << bits) - 1;
-        if !self.started || now_ms > self.last_ms {
-            self.started = true;
+        let last_rand = (u128::from(self.rand_hi) << 64) | u128::from(self.rand_lo);
+        let rand = if self.last_ms == UNSTARTED || now_ms > self.last_ms {
             self.last_ms = now_ms;
-            self.last_rand = fresh() & mask;
-        } else if self.last_rand >= mask {
+            fresh() & mask
+        } else if last_rand >= mask {
             self.last_ms += 1;
-            self.last_rand = fresh() & mask;
+            fresh() & mask
         } else {
-            self.last_rand += 1;
-        }
-        (self.last_ms, self.last_rand)
+            last_rand + 1
+        };
+        self.rand_hi = (rand >> 64) as u64;
+        self.rand_lo = rand as u64;
+        (self.last_ms, rand)
     }
 }
 
