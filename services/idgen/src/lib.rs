@@ -55,7 +55,7 @@
 //! All ids implement serde as strings (a [`SnowflakeId`] too, because JavaScript loses precision
 //! above 2^53; see [`snowflake_as_number`]), so axum's `Path<Ulid>`, `Json<…>` and `Query<…>`
 //! work as they are: a malformed id is a `400 Bad Request` whose message says what is wrong.
-//! With the `axum` feature, [`IdPath`] answers a malformed id with an RFC 9457
+//! With the `axum` feature, `IdPath<T>` answers a malformed id with an RFC 9457
 //! `application/problem+json` body instead.
 //!
 //! # Metrics
