@@ -97,12 +97,12 @@ fn init_once(config: ObservabilityConfig) -> Result<Telemetry, InitError> {
 
     #[cfg(feature = "otlp")]
     let installed = match &otel {
-        Some(otel) => metrics::set_global_recorder(otel.fanout(recorder)),
-        None => metrics::set_global_recorder(recorder),
+        Some(otel) => metrics::set_global_recorder(otel.fanout(recorder)).map_err(drop),
+        None => metrics::set_global_recorder(recorder).map_err(drop),
     };
     #[cfg(not(feature = "otlp"))]
-    let installed = metrics::set_global_recorder(recorder);
-    installed.map_err(|_| InitError::MetricsAlreadySet)?;
+    let installed = metrics::set_global_recorder(recorder).map_err(drop);
+    installed.map_err(|()| InitError::MetricsAlreadySet)?;
 
     #[cfg(not(feature = "otlp"))]
     if config.otlp_endpoint.is_some() {

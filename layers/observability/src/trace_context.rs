@@ -290,6 +290,13 @@ impl TraceContext {
         CURRENT.try_with(Clone::clone).ok()
     }
 
+    /// Runs `future` with `self` as [`TraceContext::current`]: use it for work spawned from a
+    /// request (`tokio::spawn(cx.in_scope(job))`) or started outside one, so the client layers
+    /// called from it propagate this trace.
+    pub async fn in_scope<F: std::future::Future>(self, future: F) -> F::Output {
+        CURRENT.scope(self, future).await
+    }
+
     /// Runs `f` with `self` as [`TraceContext::current`].
     pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
         CURRENT.sync_scope(self.clone(), f)

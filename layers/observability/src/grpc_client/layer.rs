@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use tower_layer::Layer;
 
 use super::GrpcClient;
@@ -7,12 +9,26 @@ use super::GrpcClient;
 #[derive(Debug, Clone)]
 pub struct GrpcClientLayer {
     pub(super) propagate: bool,
+    pub(super) server: Option<Arc<(String, Option<u16>)>>,
 }
 
 impl GrpcClientLayer {
     /// A layer with the default settings.
     pub fn new() -> Self {
-        Self { propagate: true }
+        Self {
+            propagate: true,
+            server: None,
+        }
+    }
+
+    /// The `server.address` / `server.port` to record. tonic's `Channel` adds the authority
+    /// below this layer, so requests seen here usually carry only a path; set the endpoint's
+    /// host and port here to get the attributes.
+    ///
+    /// Defaults to the request URI's authority when it has one, else none.
+    pub fn server_address(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.server = Some(Arc::new((host.into(), Some(port))));
+        self
     }
 
     /// Whether to send `traceparent` / `tracestate` metadata.

@@ -62,7 +62,8 @@ where
             .map_or((semconv::OTHER, semconv::OTHER), |(s, m)| {
                 (s.as_str(), m.as_str())
             });
-        let server = semconv::server_address(&req);
+        let server =
+            semconv::server_address(&req).or_else(|| self.layer.server.as_deref().cloned());
         let span = tracing::info_span!(
             "rpc.client.call",
             otel.name = %format_args!("{service}/{method}"),
