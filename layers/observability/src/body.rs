@@ -64,7 +64,7 @@ pub(crate) struct Completion {
     kind: Kind,
     start: Instant,
     attributes: Attributes,
-    active: Option<Vec<Label>>,
+    active: Option<metrics::Gauge>,
     http_status: Option<u16>,
     grpc_status: Option<i32>,
     transport_error: bool,
@@ -82,8 +82,10 @@ impl Completion {
             if let Some(scheme) = attributes.scheme {
                 labels.push(Label::new(semconv::URL_SCHEME, scheme));
             }
-            metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, labels.clone()).increment(1.0);
-            labels
+            // Keep the handle: the decrement then needs no second registry lookup.
+            let gauge = metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, labels);
+            gauge.increment(1.0);
+            gauge
         });
         Self {
             kind,
@@ -197,7 +199,7 @@ impl Completion {
         }
         metrics::histogram!(self.kind.duration_metric(), labels).record(elapsed);
         if let Some(active) = self.active.take() {
-            metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, active).decrement(1.0);
+            active.decrement(1.0);
         }
         tracing::debug!(
             parent: &self.span,
