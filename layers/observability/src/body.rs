@@ -186,7 +186,7 @@ impl Completion {
         } else if let Some(status) = self.http_status {
             labels.push(Label::new(
                 semconv::HTTP_RESPONSE_STATUS_CODE,
-                status.to_string(),
+                status_str(status),
             ));
         }
         let is_error =
