@@ -382,3 +382,57 @@ pub(crate) fn complete<B, E>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels() {
+        for status in [200, 201, 204, 404, 429, 500, 503, 418, 599] {
+            assert_eq!(&*status_str(status), status.to_string());
+        }
+        for code in [-1, 0, 5, 16, 17] {
+            assert_eq!(&*grpc_code_str(code), code.to_string());
+        }
+    }
+
+    #[test]
+    fn http_statuses_map_to_grpc_codes() {
+        assert_eq!(http_status_to_grpc(400), 13);
+        assert_eq!(http_status_to_grpc(401), 16);
+        assert_eq!(http_status_to_grpc(403), 7);
+        assert_eq!(http_status_to_grpc(404), 12);
+        assert_eq!(http_status_to_grpc(503), 14);
+        assert_eq!(http_status_to_grpc(500), 2);
+    }
+
+    #[test]
+    fn a_grpc_call_answered_with_an_http_error_gets_the_mapped_code() {
+        let ((), text) = crate::test_support::with_recorder(|_| async {
+            let mut completion = Completion::start(
+                Kind::GrpcClient,
+                Attributes {
+                    rpc: Some(("a.B".to_owned(), "C".to_owned())),
+                    ..Attributes::default()
+                },
+                Span::none(),
+            );
+            let response = http::Response::builder()
+                .status(503)
+                .body(())
+                .expect("response");
+            completion.on_response(&response);
+            completion.finish(true);
+        });
+        assert_eq!(
+            crate::test_support::value(
+                &text,
+                "rpc_client_duration_seconds_count",
+                &[r#"rpc_grpc_status_code="14""#]
+            ),
+            Some(1.0),
+            "{text}"
+        );
+    }
+}
