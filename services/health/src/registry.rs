@@ -672,6 +672,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_abandoned_probe_does_not_cancel_the_shared_run() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let registry = HealthRegistry::builder()
+            .cache_ttl(Duration::from_secs(5))
+            .build();
+        registry.register(
+            "db",
+            Criticality::Critical,
+            counting(&calls, Duration::from_millis(100), true),
+        );
+        // The first prober gives up half-way (a client disconnect drops its future).
+        let first = tokio::time::timeout(Duration::from_millis(50), registry.check_all()).await;
+        assert!(first.is_err());
+        // The run went on and its result lands in the cache: the next probe reuses it.
+        tokio::time::advance(Duration::from_millis(60)).await;
+        let report = registry.check_all().await;
+        assert_eq!(report.status, Status::Pass);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn slow_check_times_out() {
         let calls = Arc::new(AtomicUsize::new(0));
         let registry = HealthRegistry::builder()
