@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ErrorKind};
 use crate::loader::ConfigLoader;
 
 /// A configuration value kept up to date with its files; see [`ConfigLoader::watch`].
@@ -70,7 +70,8 @@ where
     /// `core_backend.config.reloads`. Environment variables and overrides are re-applied at
     /// each reload, so the precedence stays the same.
     ///
-    /// Must be called inside a Tokio runtime.
+    /// Must be called inside a Tokio runtime; outside one it returns an error of kind
+    /// [`ErrorKind::Other`](crate::ErrorKind::Other).
     ///
     /// # Why polling and not inotify
     ///
@@ -80,12 +81,16 @@ where
     /// few kilobytes every couple of seconds and comparing bytes is correct on all of them,
     /// needs no extra dependency or thread, and sees changes within one interval.
     pub fn watch(&self) -> Result<ConfigWatcher<T>, ConfigError> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(ConfigError::new(ErrorKind::Other)
+                .with_message("ConfigLoader::watch must be called inside a Tokio runtime"));
+        };
         let initial = self.load()?;
         let (tx, rx) = watch::channel(initial);
         let loader = Arc::new(self.clone());
         let interval = self.poll_interval;
         let mut last = fingerprint(&loader.watched_paths());
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             ticker.tick().await;

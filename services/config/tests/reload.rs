@@ -111,3 +111,10 @@ async fn file_appearing_later_is_loaded() {
         .unwrap();
     assert_eq!(*rx.borrow_and_update(), Config::default());
 }
+
+#[test]
+fn watch_outside_a_runtime_is_an_error_not_a_panic() {
+    let err = ConfigLoader::<Config>::new().watch().unwrap_err();
+    assert_eq!(err.kind, core_backend_config::ErrorKind::Other);
+    assert!(err.to_string().contains("Tokio runtime"), "{err}");
+}

@@ -64,12 +64,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod check;
+mod config;
 mod grpc;
 mod http;
 mod registry;
 mod time;
 
 pub use check::{CheckFailure, CheckFuture, CheckResult, Criticality, Details, HealthCheck};
+pub use config::{HealthConfig, InvalidEnvVar};
 pub use grpc::{GrpcHealth, WatchStream};
 pub use http::HEALTH_JSON;
 pub use registry::{
