@@ -338,8 +338,13 @@ impl<T> ConfigLoader<T> {
             line: None,
             column: None,
         };
-        let text = match std::fs::read_to_string(&spec.path) {
-            Ok(text) => text,
+        let text = match read_limited(&spec.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                return Err(ConfigError::new(ErrorKind::File)
+                    .with_source(source)
+                    .with_message(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !spec.required {
                     return Ok(None);
@@ -649,6 +654,19 @@ where
         first.related.extend(errors);
         Some(first)
     }
+}
+
+/// Largest config file read; anything bigger is a mistake (or `/dev/zero`).
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads at most [`MAX_FILE_BYTES`]; `Ok(None)` if the file is larger.
+fn read_limited(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    Ok((text.len() as u64 <= MAX_FILE_BYTES).then_some(text))
 }
 
 fn source_from_metadata(snapshot: &Snapshot, metadata: &Metadata, path: &[String]) -> ConfigSource {

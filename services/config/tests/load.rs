@@ -499,3 +499,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn deeply_nested_files_are_errors_not_stack_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 100_000;
+    // Bigger than the 4 MiB limit: refused without being parsed.
+    let big = write(
+        dir.path(),
+        "big.toml",
+        &format!("a = \"{}\"", "x".repeat(5 << 20)),
+    );
+    let err = loader()
+        .file(&big)
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::File);
+    assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+    for (name, text) in [
+        (
+            "deep.toml",
+            format!("a = {}{}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            "deep2.toml",
+            format!("a = {}{}", "{b = ".repeat(depth), "}".repeat(depth)),
+        ),
+        (
+            "deep.json",
+            format!("{{\"a\": {}{}}}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            "deep.yaml",
+            format!("a: {}{}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+    ] {
+        let path = write(dir.path(), name, &text);
+        let result = loader()
+            .file(&path)
+            .env_vars(Vec::<(String, String)>::new())
+            .load();
+        assert!(result.is_err(), "{name} must be rejected");
+    }
+}
