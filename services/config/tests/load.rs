@@ -543,3 +543,30 @@ fn deeply_nested_files_are_errors_not_stack_overflows() {
         assert!(result.is_err(), "{name} must be rejected");
     }
 }
+
+#[test]
+fn types_without_serialize_load_without_a_defaults_layer() {
+    #[derive(Debug, Deserialize)]
+    struct Plain {
+        #[serde(default = "default_port")]
+        port: u16,
+        name: String,
+    }
+    fn default_port() -> u16 {
+        7
+    }
+    let c: Plain = ConfigLoader::without_defaults()
+        .env_prefix("APP")
+        .env_vars([("APP_NAME", "x")])
+        .load()
+        .unwrap();
+    assert_eq!((c.port, c.name.as_str()), (7, "x"));
+    let err = ConfigLoader::<Plain>::without_defaults()
+        .env_prefix("APP")
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::MissingKey);
+    assert_eq!(err.key.as_deref(), Some("name"));
+    assert!(err.to_string().contains("APP_NAME"), "{err}");
+}
