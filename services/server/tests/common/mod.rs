@@ -229,3 +229,13 @@ pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .await
         .unwrap()
 }
+
+/// Sends a plain HTTP/1.1 request over raw TCP and returns whatever comes back before close.
+pub async fn fetch_raw(addr: SocketAddr) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    out
+}
