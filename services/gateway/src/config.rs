@@ -63,8 +63,14 @@ impl Default for GatewayConfig {
             emit_defaults: false,
             use_proto_names: false,
             ignore_unknown_fields: false,
-            forward_headers: DEFAULT_FORWARD_HEADERS.iter().map(|s| (*s).to_owned()).collect(),
-            response_headers: DEFAULT_RESPONSE_HEADERS.iter().map(|s| (*s).to_owned()).collect(),
+            forward_headers: DEFAULT_FORWARD_HEADERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            response_headers: DEFAULT_RESPONSE_HEADERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             response_metadata_headers: false,
         }
     }
@@ -102,14 +108,19 @@ impl GatewayConfig {
         let mut config = Self::default();
         const P: &str = "CORE_BACKEND_GATEWAY_";
         if let Some(v) = get(&format!("{P}BODY_LIMIT")) {
-            config.body_limit =
-                v.trim().parse().map_err(|_| bad(&format!("{P}BODY_LIMIT"), &v, "a byte count"))?;
+            config.body_limit = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("{P}BODY_LIMIT"), &v, "a byte count"))?;
         }
         for (name, slot) in [
             ("EMIT_DEFAULTS", &mut config.emit_defaults),
             ("USE_PROTO_NAMES", &mut config.use_proto_names),
             ("IGNORE_UNKNOWN_FIELDS", &mut config.ignore_unknown_fields),
-            ("RESPONSE_METADATA_HEADERS", &mut config.response_metadata_headers),
+            (
+                "RESPONSE_METADATA_HEADERS",
+                &mut config.response_metadata_headers,
+            ),
         ] {
             let var = format!("{P}{name}");
             if let Some(v) = get(&var) {
@@ -132,8 +143,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -149,14 +162,21 @@ mod tests {
         assert!(c.emit_defaults);
         assert!(!c.use_proto_names);
         assert_eq!(c.forward_headers, vec!["authorization", "x-a"]);
-        assert_eq!(GatewayConfig::from_lookup(lookup(&[])).expect("valid"), GatewayConfig::default());
+        assert_eq!(
+            GatewayConfig::from_lookup(lookup(&[])).expect("valid"),
+            GatewayConfig::default()
+        );
     }
 
     #[test]
     fn bad_values_name_the_variable() {
-        let e = GatewayConfig::from_lookup(lookup(&[("CORE_BACKEND_GATEWAY_EMIT_DEFAULTS", "maybe")]))
-            .expect_err("invalid");
-        assert!(e.to_string().contains("CORE_BACKEND_GATEWAY_EMIT_DEFAULTS"), "{e}");
+        let e =
+            GatewayConfig::from_lookup(lookup(&[("CORE_BACKEND_GATEWAY_EMIT_DEFAULTS", "maybe")]))
+                .expect_err("invalid");
+        assert!(
+            e.to_string().contains("CORE_BACKEND_GATEWAY_EMIT_DEFAULTS"),
+            "{e}"
+        );
         let e = GatewayConfig::from_lookup(lookup(&[("CORE_BACKEND_GATEWAY_BODY_LIMIT", "-1")]))
             .expect_err("invalid");
         assert!(e.to_string().contains("BODY_LIMIT"), "{e}");

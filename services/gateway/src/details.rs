@@ -114,12 +114,22 @@ const PREFIX: &str = "type.googleapis.com/";
 /// Decodes the base64 `grpc-status-details-bin` value. `DebugInfo` details are dropped on
 /// purpose: they carry stack traces meant for the server's operators, not its clients.
 pub(crate) fn decode(header: &[u8], pool: &DescriptorPool) -> Option<DecodedDetails> {
-    let trimmed = header.strip_suffix(b"==").or_else(|| header.strip_suffix(b"=")).unwrap_or(header);
-    let raw = base64::engine::general_purpose::STANDARD_NO_PAD.decode(trimmed).ok()?;
+    let trimmed = header
+        .strip_suffix(b"==")
+        .or_else(|| header.strip_suffix(b"="))
+        .unwrap_or(header);
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(trimmed)
+        .ok()?;
     let status = RpcStatus::decode(raw.as_slice()).ok()?;
     let mut out = DecodedDetails::default();
     for any in status.details {
-        let type_name = any.type_url.rsplit('/').next().unwrap_or_default().to_owned();
+        let type_name = any
+            .type_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let at_type = format!("{PREFIX}{type_name}");
         let value = any.value.as_slice();
         let json = match type_name.as_str() {
@@ -169,7 +179,8 @@ pub(crate) fn decode(header: &[u8], pool: &DescriptorPool) -> Option<DecodedDeta
                 Some(v)
             }),
         };
-        out.details.push(json.unwrap_or_else(|| json!({ "@type": at_type })));
+        out.details
+            .push(json.unwrap_or_else(|| json!({ "@type": at_type })));
     }
     Some(out)
 }
@@ -179,7 +190,10 @@ mod tests {
     use super::*;
 
     fn any<M: Message>(name: &str, m: &M) -> prost_types::Any {
-        prost_types::Any { type_url: format!("{PREFIX}{name}"), value: m.encode_to_vec() }
+        prost_types::Any {
+            type_url: format!("{PREFIX}{name}"),
+            value: m.encode_to_vec(),
+        }
     }
 
     #[test]
@@ -198,20 +212,38 @@ mod tests {
                         }],
                     },
                 ),
-                any("google.rpc.RetryInfo", &RetryInfo {
-                    retry_delay: Some(prost_types::Duration { seconds: 2, nanos: 1 }),
-                }),
+                any(
+                    "google.rpc.RetryInfo",
+                    &RetryInfo {
+                        retry_delay: Some(prost_types::Duration {
+                            seconds: 2,
+                            nanos: 1,
+                        }),
+                    },
+                ),
                 any("google.rpc.DebugInfo", &LocalizedMessage::default()),
-                any("google.rpc.ErrorInfo", &ErrorInfo { reason: "R".into(), ..Default::default() }),
+                any(
+                    "google.rpc.ErrorInfo",
+                    &ErrorInfo {
+                        reason: "R".into(),
+                        ..Default::default()
+                    },
+                ),
                 any("x.Unknown", &LocalizedMessage::default()),
             ],
         };
         let b64 = base64::engine::general_purpose::STANDARD_NO_PAD.encode(status.encode_to_vec());
         let d = decode(b64.as_bytes(), &DescriptorPool::new()).expect("decodes");
-        assert_eq!(d.errors, vec![json!({"field": "title", "detail": "too long"})]);
+        assert_eq!(
+            d.errors,
+            vec![json!({"field": "title", "detail": "too long"})]
+        );
         assert_eq!(d.retry_after_secs, Some(3));
         assert_eq!(d.details.len(), 4);
-        assert_eq!(d.details[3], json!({"@type": "type.googleapis.com/x.Unknown"}));
+        assert_eq!(
+            d.details[3],
+            json!({"@type": "type.googleapis.com/x.Unknown"})
+        );
         let padded = base64::engine::general_purpose::STANDARD.encode(status.encode_to_vec());
         assert!(decode(padded.as_bytes(), &DescriptorPool::new()).is_some());
         assert!(decode(b"!!!", &DescriptorPool::new()).is_none());

@@ -70,18 +70,31 @@ pub enum GatewayError {
 #[derive(Debug)]
 pub(crate) enum Rejection {
     /// The body is not JSON.
-    MalformedJson { line: usize, column: usize, message: String },
+    MalformedJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// JSON that does not fit the message (wrong type, unknown field, bad enum name …).
-    InvalidField { field: String, message: String },
+    InvalidField {
+        field: String,
+        message: String,
+    },
     /// A query parameter that names no field (or one that cannot be set from a string).
-    InvalidQuery { parameter: String, message: String },
+    InvalidQuery {
+        parameter: String,
+        message: String,
+    },
     UnsupportedMediaType(String),
     PayloadTooLarge(usize),
     BodyRead(String),
     MethodNotAllowed(Vec<http::Method>),
     NotFound,
     /// The gRPC service failed at the transport level or returned something unreadable.
-    Upstream { code: Code, message: String },
+    Upstream {
+        code: Code,
+        message: String,
+    },
 }
 
 impl Rejection {
@@ -103,15 +116,19 @@ impl Rejection {
 pub(crate) fn problem(status: StatusCode, detail: &str, extra: Map<String, Value>) -> Response {
     let mut body = Map::new();
     body.insert("type".into(), Value::from("about:blank"));
-    body.insert("title".into(), Value::from(status.canonical_reason().unwrap_or("Error")));
+    body.insert(
+        "title".into(),
+        Value::from(status.canonical_reason().unwrap_or("Error")),
+    );
     body.insert("status".into(), Value::from(status.as_u16()));
     body.insert("detail".into(), Value::from(detail));
     body.extend(extra);
     let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
     let mut response = (status, bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response
 }
 
@@ -125,7 +142,11 @@ fn grpc_members(code: Code) -> Map<String, Value> {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
-            Self::MalformedJson { line, column, message } => {
+            Self::MalformedJson {
+                line,
+                column,
+                message,
+            } => {
                 let mut extra = grpc_members(Code::InvalidArgument);
                 extra.insert("line".into(), json!(line));
                 extra.insert("column".into(), json!(column));
@@ -142,12 +163,18 @@ impl IntoResponse for Rejection {
                 } else {
                     format!("invalid value for field `{field}`: {message}")
                 };
-                extra.insert("errors".into(), json!([{ "field": field, "detail": message }]));
+                extra.insert(
+                    "errors".into(),
+                    json!([{ "field": field, "detail": message }]),
+                );
                 problem(StatusCode::BAD_REQUEST, &detail, extra)
             }
             Self::InvalidQuery { parameter, message } => {
                 let mut extra = grpc_members(Code::InvalidArgument);
-                extra.insert("errors".into(), json!([{ "field": parameter, "detail": message }]));
+                extra.insert(
+                    "errors".into(),
+                    json!([{ "field": parameter, "detail": message }]),
+                );
                 problem(
                     StatusCode::BAD_REQUEST,
                     &format!("invalid query parameter `{parameter}`: {message}"),
@@ -174,7 +201,11 @@ impl IntoResponse for Rejection {
                 Map::new(),
             ),
             Self::MethodNotAllowed(allowed) => {
-                let allow = allowed.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
+                let allow = allowed
+                    .iter()
+                    .map(http::Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut response = problem(
                     StatusCode::METHOD_NOT_ALLOWED,
                     &format!("method not allowed; allowed: {allow}"),
@@ -185,9 +216,11 @@ impl IntoResponse for Rejection {
                 }
                 response
             }
-            Self::NotFound => {
-                problem(StatusCode::NOT_FOUND, "no gateway route matches this path", Map::new())
-            }
+            Self::NotFound => problem(
+                StatusCode::NOT_FOUND,
+                "no gateway route matches this path",
+                Map::new(),
+            ),
             Self::Upstream { code, message } => {
                 problem(http_status_from_code(code), &message, grpc_members(code))
             }
@@ -218,7 +251,9 @@ pub(crate) fn status_problem(
     if let Some(secs) = retry_after
         && !response.headers().contains_key(header::RETRY_AFTER)
     {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use crate::config::GatewayConfig;
 use crate::error::{GatewayError, Rejection, status_problem};
 use crate::grpc::{self, GrpcService, is_reserved};
-use crate::rule::{BodySpec, Binding, annotated_services, service_bindings};
+use crate::rule::{Binding, BodySpec, annotated_services, service_bindings};
 use crate::transcode::{JsonOptions, build_request, parse_json, render_response};
 
 /// A REST/JSON gateway to gRPC methods, built from `google.api.http` annotations.
@@ -114,7 +114,11 @@ impl Gateway {
 
     /// Starts a builder from an already decoded [`DescriptorPool`].
     pub fn builder_from_pool(pool: DescriptorPool) -> GatewayBuilder {
-        GatewayBuilder { source: Source::Pool(pool), services: Vec::new(), config: GatewayConfig::default() }
+        GatewayBuilder {
+            source: Source::Pool(pool),
+            services: Vec::new(),
+            config: GatewayConfig::default(),
+        }
     }
 
     /// Every HTTP binding served, in registration order.
@@ -191,7 +195,9 @@ impl GatewayBuilder {
     /// Defaults to `authorization`, `x-request-id`, `traceparent`, `tracestate`,
     /// `x-tenant-id`, `accept-language`.
     pub fn forward_header(mut self, name: impl Into<String>) -> Self {
-        self.config.forward_headers.push(name.into().to_ascii_lowercase());
+        self.config
+            .forward_headers
+            .push(name.into().to_ascii_lowercase());
         self
     }
 
@@ -210,7 +216,9 @@ impl GatewayBuilder {
     /// `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset`, `x-request-id`,
     /// `content-language`.
     pub fn response_header(mut self, name: impl Into<String>) -> Self {
-        self.config.response_headers.push(name.into().to_ascii_lowercase());
+        self.config
+            .response_headers
+            .push(name.into().to_ascii_lowercase());
         self
     }
 
@@ -265,8 +273,11 @@ impl GatewayBuilder {
             Source::Bytes(bytes) => DescriptorPool::decode(bytes)?,
             Source::Pool(pool) => pool,
         };
-        let services =
-            if self.services.is_empty() { annotated_services(&pool) } else { self.services };
+        let services = if self.services.is_empty() {
+            annotated_services(&pool)
+        } else {
+            self.services
+        };
         let mut bindings = Vec::new();
         for name in &services {
             bindings.extend(service_bindings(&pool, name)?);
@@ -304,12 +315,11 @@ impl GatewayBuilder {
         let mut routes = Vec::new();
         for b in bindings {
             let shape = b.template.route_shape();
-            let index = match shapes.iter().position(|(s, _, _)| *s == shape) {
-                Some(i) => i,
-                None => {
-                    shapes.push((shape, b.template.axum_path(), Vec::new()));
-                    shapes.len() - 1
-                }
+            let index = if let Some(i) = shapes.iter().position(|(s, _, _)| *s == shape) {
+                i
+            } else {
+                shapes.push((shape, b.template.axum_path(), Vec::new()));
+                shapes.len() - 1
             };
             routes.push(RouteInfo {
                 http_method: b.http_method.clone(),
@@ -323,12 +333,17 @@ impl GatewayBuilder {
             .into_iter()
             .map(|(_, axum_path, mut bindings)| {
                 bindings.sort_by_key(|b| std::cmp::Reverse(b.template.specificity()));
-                RouteGroup { axum_path, bindings: bindings.into() }
+                RouteGroup {
+                    axum_path,
+                    bindings: bindings.into(),
+                }
             })
             .collect();
 
         let service = GrpcService::new(
-            service.map_response(|r: http::Response<B>| r.map(Body::new)).map_err(Into::into),
+            service
+                .map_response(|r: http::Response<B>| r.map(Body::new))
+                .map_err(Into::into),
         );
         let config = self.config;
         Ok(Gateway {
@@ -386,8 +401,13 @@ async fn handle(shared: &Shared, bindings: &[Arc<Binding>], request: Request<Bod
     );
     let start = Instant::now();
     let values: Vec<String> = captures.into_iter().map(|(_, v)| v).collect();
-    let (response, outcome) = transcode(shared, binding, values, request).instrument(span).await;
-    let labels = [("rpc_method", binding.rpc_name.clone()), ("outcome", outcome.to_owned())];
+    let (response, outcome) = transcode(shared, binding, values, request)
+        .instrument(span)
+        .await;
+    let labels = [
+        ("rpc_method", binding.rpc_name.clone()),
+        ("outcome", outcome.to_owned()),
+    ];
     metrics::counter!("core_backend.gateway.requests", &labels).increment(1);
     metrics::histogram!("core_backend.gateway.request.duration", &labels[..1])
         .record(start.elapsed().as_secs_f64());
@@ -420,9 +440,17 @@ async fn try_transcode(
     let (parts, body) = request.into_parts();
     let json_body = match binding.body {
         BodySpec::None => None,
-        BodySpec::Whole | BodySpec::Field(_) => read_json_body(shared, &parts.headers, body).await?,
+        BodySpec::Whole | BodySpec::Field(_) => {
+            read_json_body(shared, &parts.headers, body).await?
+        }
     };
-    let message = build_request(binding, &shared.json, json_body, &path_values, parts.uri.query())?;
+    let message = build_request(
+        binding,
+        &shared.json,
+        json_body,
+        &path_values,
+        parts.uri.query(),
+    )?;
     let metadata = forward_metadata(shared, &parts.headers);
     let framed = grpc::frame(&message.encode_to_vec())?;
     let reply = grpc::call(&shared.service, &binding.grpc_path, framed, metadata).await?;
@@ -434,20 +462,30 @@ async fn try_transcode(
             .as_ref()
             .and_then(|v| crate::details::decode(v.as_bytes(), &shared.pool));
         let outcome = outcome_label(reply.code);
-        return Ok((status_problem(reply.code, &reply.message, details, headers), outcome));
+        return Ok((
+            status_problem(reply.code, &reply.message, details, headers),
+            outcome,
+        ));
     }
     let output = DynamicMessage::decode(binding.output(), reply.payload.unwrap_or_default())
         .map_err(|e| Rejection::Upstream {
             code: Code::Internal,
-            message: format!("the gRPC response does not decode as `{}`: {e}", binding.output().full_name()),
+            message: format!(
+                "the gRPC response does not decode as `{}`: {e}",
+                binding.output().full_name()
+            ),
         })?;
-    let json = render_response(binding, &shared.json, &output)
-        .map_err(|message| Rejection::Upstream { code: Code::Internal, message })?;
+    let json =
+        render_response(binding, &shared.json, &output).map_err(|message| Rejection::Upstream {
+            code: Code::Internal,
+            message,
+        })?;
     let mut response = Response::new(Body::from(json));
     response.headers_mut().extend(headers);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok((response, "ok"))
 }
 
@@ -474,8 +512,14 @@ fn outcome_label(code: Code) -> &'static str {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 async fn read_json_body(
@@ -500,7 +544,9 @@ async fn read_json_body(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     match content_type {
         Some(ct) if is_json(&ct) => {}
         other => return Err(Rejection::UnsupportedMediaType(other.unwrap_or_default())),

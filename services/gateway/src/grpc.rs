@@ -12,8 +12,7 @@ use crate::error::Rejection;
 use crate::status::code_from_transport_status;
 
 /// The type-erased gRPC service the gateway calls.
-pub(crate) type GrpcService =
-    BoxCloneSyncService<Request<Body>, Response<Body>, tower::BoxError>;
+pub(crate) type GrpcService = BoxCloneSyncService<Request<Body>, Response<Body>, tower::BoxError>;
 
 /// What the gRPC service answered.
 #[derive(Debug)]
@@ -54,7 +53,10 @@ pub(crate) fn unframe(mut body: Bytes) -> Result<Option<Bytes>, String> {
         return Err("compressed gRPC response (the gateway does not negotiate compression)".into());
     }
     if body.len() < len {
-        return Err(format!("truncated gRPC frame: {len} bytes announced, {} present", body.len()));
+        return Err(format!(
+            "truncated gRPC frame: {len} bytes announced, {} present",
+            body.len()
+        ));
     }
     Ok(Some(body.split_to(len)))
 }
@@ -71,18 +73,28 @@ pub(crate) async fn call(
     *request.uri_mut() = http::Uri::builder()
         .path_and_query(path)
         .build()
-        .map_err(|e| Rejection::Upstream { code: Code::Internal, message: e.to_string() })?;
+        .map_err(|e| Rejection::Upstream {
+            code: Code::Internal,
+            message: e.to_string(),
+        })?;
     *request.version_mut() = http::Version::HTTP_2;
     let headers = request.headers_mut();
     headers.extend(metadata);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
     headers.insert(header::TE, HeaderValue::from_static("trailers"));
 
     // `oneshot` drives a clone of the service to readiness before calling it.
-    let response = service.clone().oneshot(request).await.map_err(|e| Rejection::Upstream {
-        code: Code::Unavailable,
-        message: format!("gRPC service failed: {e}"),
-    })?;
+    let response = service
+        .clone()
+        .oneshot(request)
+        .await
+        .map_err(|e| Rejection::Upstream {
+            code: Code::Unavailable,
+            message: format!("gRPC service failed: {e}"),
+        })?;
     let (parts, body) = response.into_parts();
     let mut metadata = parts.headers;
     if parts.status != StatusCode::OK {
@@ -104,8 +116,10 @@ pub(crate) async fn call(
         if let Some(trailers) = collected.trailers() {
             metadata.extend(trailers.clone());
         }
-        let payload = unframe(collected.to_bytes())
-            .map_err(|message| Rejection::Upstream { code: Code::Internal, message })?;
+        let payload = unframe(collected.to_bytes()).map_err(|message| Rejection::Upstream {
+            code: Code::Internal,
+            message,
+        })?;
         return Ok(reply(metadata, payload));
     }
     Ok(reply(metadata, None))
@@ -114,17 +128,34 @@ pub(crate) async fn call(
 fn reply(mut metadata: HeaderMap, payload: Option<Bytes>) -> GrpcReply {
     let (code, message) = match metadata.get("grpc-status") {
         Some(v) => {
-            let code = v.to_str().ok().and_then(|s| s.parse::<i32>().ok()).map_or(Code::Unknown, Code::from_i32);
+            let code = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse::<i32>().ok())
+                .map_or(Code::Unknown, Code::from_i32);
             let message = metadata
                 .get("grpc-message")
-                .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy().into_owned())
+                .map(|m| {
+                    percent_encoding::percent_decode(m.as_bytes())
+                        .decode_utf8_lossy()
+                        .into_owned()
+                })
                 .unwrap_or_default();
             (code, message)
         }
-        None => (Code::Unknown, "gRPC response carried no grpc-status".to_owned()),
+        None => (
+            Code::Unknown,
+            "gRPC response carried no grpc-status".to_owned(),
+        ),
     };
     let details = metadata.remove("grpc-status-details-bin");
-    GrpcReply { code, message, details, payload, metadata }
+    GrpcReply {
+        code,
+        message,
+        details,
+        payload,
+        metadata,
+    }
 }
 
 /// Headers that belong to HTTP or gRPC framing and never cross the gateway as metadata.
@@ -170,7 +201,10 @@ mod tests {
     fn status_is_read_from_trailers_and_message_is_percent_decoded() {
         let mut md = HeaderMap::new();
         md.insert("grpc-status", HeaderValue::from_static("5"));
-        md.insert("grpc-message", HeaderValue::from_static("no%20such%20note%3A%20%E2%9C%93"));
+        md.insert(
+            "grpc-message",
+            HeaderValue::from_static("no%20such%20note%3A%20%E2%9C%93"),
+        );
         let r = reply(md, None);
         assert_eq!(r.code, Code::NotFound);
         assert_eq!(r.message, "no such note: ✓");

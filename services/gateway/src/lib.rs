@@ -102,7 +102,9 @@ mod status;
 mod template;
 mod transcode;
 
-pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_FORWARD_HEADERS, DEFAULT_RESPONSE_HEADERS, GatewayConfig};
+pub use config::{
+    DEFAULT_BODY_LIMIT, DEFAULT_FORWARD_HEADERS, DEFAULT_RESPONSE_HEADERS, GatewayConfig,
+};
 pub use error::GatewayError;
 pub use gateway::{Gateway, GatewayBuilder, RouteInfo};
 pub use status::{code_from_http_status, code_name, http_status_from_code};

@@ -99,7 +99,10 @@ pub(crate) fn annotated_services(pool: &DescriptorPool) -> Vec<String> {
 }
 
 fn invalid(method: &MethodDescriptor, reason: impl Into<String>) -> GatewayError {
-    GatewayError::InvalidBinding { method: method.full_name().to_owned(), reason: reason.into() }
+    GatewayError::InvalidBinding {
+        method: method.full_name().to_owned(),
+        reason: reason.into(),
+    }
 }
 
 fn push_rule(
@@ -121,7 +124,9 @@ fn push_rule(
             pattern = Some((verb, path));
         }
     }
-    if let Some(Value::Message(custom)) = rule.get_field_by_name("custom").map(|v| v.into_owned())
+    if let Some(Value::Message(custom)) = rule
+        .get_field_by_name("custom")
+        .map(std::borrow::Cow::into_owned)
     {
         let kind = str_field(&custom, "kind");
         let path = str_field(&custom, "path");
@@ -142,7 +147,10 @@ fn push_rule(
     let mut path_fields = Vec::new();
     for field_path in template.field_paths() {
         let chain = resolve_chain(&input, field_path).ok_or_else(|| {
-            invalid(method, format!("path variable `{}` names no field", field_path.join(".")))
+            invalid(
+                method,
+                format!("path variable `{}` names no field", field_path.join(".")),
+            )
         })?;
         let Some(last) = chain.last() else {
             return Err(invalid(method, "empty path variable"));
@@ -150,7 +158,10 @@ fn push_rule(
         if last.is_list() || last.is_map() || !is_scalar_like(last) {
             return Err(invalid(
                 method,
-                format!("path variable `{}` must name a singular scalar field", field_path.join(".")),
+                format!(
+                    "path variable `{}` must name a singular scalar field",
+                    field_path.join(".")
+                ),
             ));
         }
         path_fields.push(chain);
@@ -167,7 +178,10 @@ fn push_rule(
     let response_body = match str_field(rule, "response_body").as_str() {
         "" => None,
         name => Some(method.output().get_field_by_name(name).ok_or_else(|| {
-            invalid(method, format!("response_body field `{name}` does not exist"))
+            invalid(
+                method,
+                format!("response_body field `{name}` does not exist"),
+            )
         })?),
     };
     out.push(Binding {
@@ -180,12 +194,13 @@ fn push_rule(
         body,
         response_body,
     });
-    if top_level && let Some(extra) = rule.get_field_by_name("additional_bindings") {
-        if let Some(list) = extra.as_list() {
-            for item in list {
-                if let Some(nested) = item.as_message() {
-                    push_rule(method, nested, false, out)?;
-                }
+    if top_level
+        && let Some(extra) = rule.get_field_by_name("additional_bindings")
+        && let Some(list) = extra.as_list()
+    {
+        for item in list {
+            if let Some(nested) = item.as_message() {
+                push_rule(method, nested, false, out)?;
             }
         }
     }

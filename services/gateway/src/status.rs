@@ -66,7 +66,7 @@ pub fn code_from_http_status(status: StatusCode) -> Code {
         499 => Code::Cancelled,
         501 => Code::Unimplemented,
         502 | 503 => Code::Unavailable,
-        400..=498 => Code::FailedPrecondition,
+        402..=498 => Code::FailedPrecondition,
         500..=599 => Code::Internal,
         _ => Code::Unknown,
     }
@@ -134,7 +134,9 @@ mod tests {
 
     #[test]
     fn table_matches_google_rpc() {
-        let expected = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
+        let expected = [
+            200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401,
+        ];
         for (code, status) in ALL.into_iter().zip(expected) {
             assert_eq!(http_status_from_code(code).as_u16(), status, "{code:?}");
         }
@@ -144,26 +146,51 @@ mod tests {
     fn reverse_mapping_round_trips_through_the_status() {
         for code in ALL {
             let status = http_status_from_code(code);
-            assert_eq!(http_status_from_code(code_from_http_status(status)), status, "{code:?}");
+            assert_eq!(
+                http_status_from_code(code_from_http_status(status)),
+                status,
+                "{code:?}"
+            );
         }
-        assert_eq!(code_from_http_status(StatusCode::IM_A_TEAPOT), Code::FailedPrecondition);
-        assert_eq!(code_from_http_status(StatusCode::BAD_GATEWAY), Code::Unavailable);
-        assert_eq!(code_from_http_status(StatusCode::HTTP_VERSION_NOT_SUPPORTED), Code::Internal);
-        assert_eq!(code_from_http_status(StatusCode::MOVED_PERMANENTLY), Code::Unknown);
+        assert_eq!(
+            code_from_http_status(StatusCode::IM_A_TEAPOT),
+            Code::FailedPrecondition
+        );
+        assert_eq!(
+            code_from_http_status(StatusCode::BAD_GATEWAY),
+            Code::Unavailable
+        );
+        assert_eq!(
+            code_from_http_status(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+            Code::Internal
+        );
+        assert_eq!(
+            code_from_http_status(StatusCode::MOVED_PERMANENTLY),
+            Code::Unknown
+        );
     }
 
     #[test]
     fn names_are_canonical() {
         for code in ALL {
-            assert_eq!(code_name(code), format!("{code:?}").chars().fold(String::new(), |mut s, c| {
-                if c.is_uppercase() && !s.is_empty() {
-                    s.push('_');
-                }
-                s.push(c.to_ascii_uppercase());
-                s
-            }).replace("CANCELLED", "CANCELLED"));
+            assert_eq!(
+                code_name(code),
+                format!("{code:?}").chars().fold(String::new(), |mut s, c| {
+                    if c.is_uppercase() && !s.is_empty() {
+                        s.push('_');
+                    }
+                    s.push(c.to_ascii_uppercase());
+                    s
+                })
+            );
         }
-        assert_eq!(code_from_transport_status(StatusCode::NOT_FOUND), Code::Unimplemented);
-        assert_eq!(code_from_transport_status(StatusCode::IM_A_TEAPOT), Code::Unknown);
+        assert_eq!(
+            code_from_transport_status(StatusCode::NOT_FOUND),
+            Code::Unimplemented
+        );
+        assert_eq!(
+            code_from_transport_status(StatusCode::IM_A_TEAPOT),
+            Code::Unknown
+        );
     }
 }

@@ -112,7 +112,11 @@ impl TemplateError {
 
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid path template {:?} at byte {}: ", self.template, self.position)?;
+        write!(
+            f,
+            "invalid path template {:?} at byte {}: ",
+            self.template, self.position
+        )?;
         match &self.kind {
             TemplateErrorKind::MissingLeadingSlash => f.write_str("must start with `/`"),
             TemplateErrorKind::EmptySegment => f.write_str("empty path segment"),
@@ -134,7 +138,9 @@ impl fmt::Display for TemplateError {
 impl std::error::Error for TemplateError {}
 
 fn is_literal_char(c: char) -> bool {
-    !matches!(c, '/' | '{' | '}' | '*' | ':' | '=' | '?' | '#') && !c.is_control() && !c.is_whitespace()
+    !matches!(c, '/' | '{' | '}' | '*' | ':' | '=' | '?' | '#')
+        && !c.is_control()
+        && !c.is_whitespace()
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -154,7 +160,11 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, kind: TemplateErrorKind) -> TemplateError {
-        TemplateError { template: self.src.to_owned(), position: self.pos, kind }
+        TemplateError {
+            template: self.src.to_owned(),
+            position: self.pos,
+            kind,
+        }
     }
 
     fn peek(&self) -> Option<char> {
@@ -218,9 +228,8 @@ impl Parser<'_> {
                 self.segments.push(Segment::Literal(lit));
                 Ok(())
             }
-            Some('/') => Err(self.err(TemplateErrorKind::EmptySegment)),
             None if in_variable => Err(self.err(TemplateErrorKind::UnexpectedEnd)),
-            None => Err(self.err(TemplateErrorKind::EmptySegment)),
+            Some('/') | None => Err(self.err(TemplateErrorKind::EmptySegment)),
             Some(c) => Err(self.err(TemplateErrorKind::UnexpectedChar(c))),
         }
     }
@@ -243,7 +252,11 @@ impl Parser<'_> {
             }
         }
         let name = field_path.join(".");
-        if self.variables.iter().any(|v| v.field_path.join(".") == name) {
+        if self
+            .variables
+            .iter()
+            .any(|v| v.field_path.join(".") == name)
+        {
             return Err(self.err(TemplateErrorKind::DuplicateVariable(name)));
         }
         let start = self.segments.len();
@@ -260,7 +273,11 @@ impl Parser<'_> {
                 return Err(self.err(TemplateErrorKind::UnexpectedChar(c)));
             }
         }
-        self.variables.push(Variable { field_path, start, end: self.segments.len() });
+        self.variables.push(Variable {
+            field_path,
+            start,
+            end: self.segments.len(),
+        });
         Ok(())
     }
 }
@@ -276,7 +293,12 @@ impl std::str::FromStr for PathTemplate {
 impl PathTemplate {
     /// Parses a template.
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
-        let mut p = Parser { src: template, pos: 0, segments: Vec::new(), variables: Vec::new() };
+        let mut p = Parser {
+            src: template,
+            pos: 0,
+            segments: Vec::new(),
+            variables: Vec::new(),
+        };
         if !p.eat('/') {
             return Err(p.err(TemplateErrorKind::MissingLeadingSlash));
         }
@@ -297,7 +319,12 @@ impl PathTemplate {
             p.pos = 0;
             return Err(p.err(TemplateErrorKind::DoubleWildcardNotLast));
         }
-        Ok(Self { source: template.to_owned(), segments: p.segments, variables: p.variables, verb })
+        Ok(Self {
+            source: template.to_owned(),
+            segments: p.segments,
+            variables: p.variables,
+            verb,
+        })
     }
 
     /// The template text as written.
@@ -353,7 +380,11 @@ impl PathTemplate {
         }
         let mut out = Vec::with_capacity(self.variables.len());
         for var in &self.variables {
-            let end = if tail && var.end == n { parts.len() } else { var.end };
+            let end = if tail && var.end == n {
+                parts.len()
+            } else {
+                var.end
+            };
             let start = var.start.min(end);
             let raw = parts[start..end].join("/");
             let single = var.end - var.start == 1 && self.segments[var.start] == Segment::Wildcard;
@@ -373,18 +404,29 @@ impl PathTemplate {
         let mut params = 0usize;
         let mut anonymous = 0usize;
         for (i, seg) in self.segments.iter().enumerate() {
-            let var = self.variables.iter().find(|v| (v.start..v.end).contains(&i));
+            let var = self
+                .variables
+                .iter()
+                .find(|v| (v.start..v.end).contains(&i));
             let name = var.map(|v| {
                 let base = v.field_path.join(".");
                 let ordinal = self.segments[v.start..i]
                     .iter()
                     .filter(|s| !matches!(s, Segment::Literal(_)))
                     .count();
-                if ordinal == 0 { base } else { format!("{base}_{}", ordinal + 1) }
+                if ordinal == 0 {
+                    base
+                } else {
+                    format!("{base}_{}", ordinal + 1)
+                }
             });
             let mut anon = || {
                 anonymous += 1;
-                if anonymous == 1 { "_wildcard".to_owned() } else { format!("_wildcard{anonymous}") }
+                if anonymous == 1 {
+                    "_wildcard".to_owned()
+                } else {
+                    format!("_wildcard{anonymous}")
+                }
             };
             out.push('/');
             match seg {
@@ -444,7 +486,11 @@ impl PathTemplate {
 
     /// Number of literal segments, used to try more specific templates first.
     pub(crate) fn specificity(&self) -> (bool, usize, bool) {
-        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
         let no_tail = !matches!(self.segments.last(), Some(Segment::DoubleWildcard));
         (self.verb.is_some(), literals, no_tail)
     }
@@ -473,8 +519,10 @@ pub(crate) fn decode(raw: &str, keep_slash: bool) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let (Some(h), Some(l)) =
-                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
         {
             let value = h * 16 + l;
             if keep_slash && value == b'/' {
@@ -502,8 +550,14 @@ mod tests {
             .map(|v| v.into_iter().map(|(k, v)| (k.join("."), v)).collect())
     }
 
+    #[allow(clippy::unnecessary_wraps)]
     fn kv(pairs: &[(&str, &str)]) -> Option<Vec<(String, String)>> {
-        Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -522,23 +576,41 @@ mod tests {
             m("/v1/{name=shelves/*/books/*}", "/v1/shelves/a/books/b"),
             kv(&[("name", "shelves/a/books/b")])
         );
-        assert_eq!(m("/v1/{name=shelves/*/books/*}", "/v1/shelves/a/notes/b"), None);
-        assert_eq!(m("/v1/{book.shelf.id}", "/v1/7"), kv(&[("book.shelf.id", "7")]));
+        assert_eq!(
+            m("/v1/{name=shelves/*/books/*}", "/v1/shelves/a/notes/b"),
+            None
+        );
+        assert_eq!(
+            m("/v1/{book.shelf.id}", "/v1/7"),
+            kv(&[("book.shelf.id", "7")])
+        );
     }
 
     #[test]
     fn double_wildcard() {
-        assert_eq!(m("/files/{path=**}", "/files/a/b/c"), kv(&[("path", "a/b/c")]));
+        assert_eq!(
+            m("/files/{path=**}", "/files/a/b/c"),
+            kv(&[("path", "a/b/c")])
+        );
         assert_eq!(m("/files/{path=**}", "/files"), kv(&[("path", "")]));
-        assert_eq!(m("/files/{path=x/**}", "/files/x/1/2"), kv(&[("path", "x/1/2")]));
+        assert_eq!(
+            m("/files/{path=x/**}", "/files/x/1/2"),
+            kv(&[("path", "x/1/2")])
+        );
         assert_eq!(m("/files/{path=x/**}", "/files/y/1/2"), None);
         assert_eq!(m("/files/**", "/files/a/b"), kv(&[]));
-        assert_eq!(m("/files/{path=**}:get", "/files/a/b:get"), kv(&[("path", "a/b")]));
+        assert_eq!(
+            m("/files/{path=**}:get", "/files/a/b:get"),
+            kv(&[("path", "a/b")])
+        );
     }
 
     #[test]
     fn verbs() {
-        assert_eq!(m("/v1/notes/{id}:archive", "/v1/notes/1:archive"), kv(&[("id", "1")]));
+        assert_eq!(
+            m("/v1/notes/{id}:archive", "/v1/notes/1:archive"),
+            kv(&[("id", "1")])
+        );
         assert_eq!(m("/v1/notes/{id}:archive", "/v1/notes/1"), None);
         assert_eq!(m("/v1/notes/{id}:archive", "/v1/notes/1:other"), None);
         assert_eq!(m("/v1/notes:batchGet", "/v1/notes:batchGet"), kv(&[]));
@@ -548,8 +620,14 @@ mod tests {
     #[test]
     fn percent_decoding_rules() {
         assert_eq!(m("/v1/{id}", "/v1/a%2Fb%20c"), kv(&[("id", "a/b c")]));
-        assert_eq!(m("/v1/{name=**}", "/v1/a%2Fb/c%20d"), kv(&[("name", "a%2Fb/c d")]));
-        assert_eq!(m("/v1/{name=x/*}", "/v1/x/a%2fb"), kv(&[("name", "x/a%2fb")]));
+        assert_eq!(
+            m("/v1/{name=**}", "/v1/a%2Fb/c%20d"),
+            kv(&[("name", "a%2Fb/c d")])
+        );
+        assert_eq!(
+            m("/v1/{name=x/*}", "/v1/x/a%2fb"),
+            kv(&[("name", "x/a%2fb")])
+        );
         assert_eq!(m("/v1/{id}", "/v1/%zz"), kv(&[("id", "%zz")]));
         assert_eq!(m("/v1/{id}", "/v1/%FF"), None);
         assert_eq!(m("/v1/caf%C3%A9", "/v1/caf%C3%A9"), kv(&[]));
@@ -569,7 +647,10 @@ mod tests {
         assert_eq!(kind("/{a.}"), TemplateErrorKind::InvalidFieldPath);
         assert_eq!(kind("/{a={b}}"), TemplateErrorKind::NestedVariable);
         assert_eq!(kind("/**/a"), TemplateErrorKind::DoubleWildcardNotLast);
-        assert_eq!(kind("/{a}/{a}"), TemplateErrorKind::DuplicateVariable("a".into()));
+        assert_eq!(
+            kind("/{a}/{a}"),
+            TemplateErrorKind::DuplicateVariable("a".into())
+        );
         assert_eq!(kind("/a:"), TemplateErrorKind::EmptyVerb);
         assert_eq!(kind("/a}"), TemplateErrorKind::UnexpectedChar('}'));
         assert_eq!(kind("/a?b"), TemplateErrorKind::UnexpectedChar('?'));
@@ -584,7 +665,10 @@ mod tests {
         assert_eq!(a("/v1/notes/{id}"), "/v1/notes/{id}");
         assert_eq!(a("/v1/notes/{id}:archive"), "/v1/notes/{id}");
         assert_eq!(a("/v1/notes:batchGet"), "/v1/notes:batchGet");
-        assert_eq!(a("/v1/{name=shelves/*/books/*}"), "/v1/shelves/{name}/books/{name_2}");
+        assert_eq!(
+            a("/v1/{name=shelves/*/books/*}"),
+            "/v1/shelves/{name}/books/{name_2}"
+        );
         assert_eq!(a("/v1/{a.b}/*/*"), "/v1/{a.b}/{_wildcard}/{_wildcard2}");
         assert_eq!(a("/files/{path=**}"), "/files/{*path}");
         assert_eq!(a("/files/**:x"), "/files/{*_wildcard}");

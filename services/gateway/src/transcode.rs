@@ -8,7 +8,7 @@ use prost_reflect::{
 use serde_json::{Map, Value};
 
 use crate::error::Rejection;
-use crate::rule::{BodySpec, Binding, resolve_chain, scalar_wkt};
+use crate::rule::{Binding, BodySpec, resolve_chain, scalar_wkt};
 
 /// JSON options shared by every call.
 #[derive(Debug, Clone)]
@@ -54,7 +54,6 @@ pub(crate) fn build_request(
     let mut root = Map::new();
     match (&binding.body, body) {
         (BodySpec::Whole, Some(Value::Object(map))) => root = map,
-        (BodySpec::Whole, Some(Value::Null) | None) | (BodySpec::Field(_), None) => {}
         (BodySpec::Whole, Some(other)) => {
             return Err(Rejection::InvalidField {
                 field: String::new(),
@@ -64,11 +63,14 @@ pub(crate) fn build_request(
         (BodySpec::Field(field), Some(value)) => {
             root.insert(field.name().to_owned(), value);
         }
-        (BodySpec::None, _) => {}
+        (BodySpec::Whole | BodySpec::Field(_), None) | (BodySpec::None, _) => {}
     }
     for (chain, raw) in binding.path_fields.iter().zip(path_values) {
         let value = scalar_from_str(chain.last().map(FieldDescriptor::kind), raw).map_err(|m| {
-            Rejection::InvalidField { field: field_path(chain), message: m }
+            Rejection::InvalidField {
+                field: field_path(chain),
+                message: m,
+            }
         })?;
         set_nested(&mut root, chain, value, false);
     }
@@ -92,7 +94,11 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 fn field_path(chain: &[FieldDescriptor]) -> String {
-    chain.iter().map(FieldDescriptor::name).collect::<Vec<_>>().join(".")
+    chain
+        .iter()
+        .map(FieldDescriptor::name)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Deserializes `value` into a message of type `desc`, naming the field on error.
@@ -105,14 +111,22 @@ pub(crate) fn deserialize(
     let de = serde_path_to_error::Deserializer::new(value, &mut track);
     match DynamicMessage::deserialize_with_options(desc.clone(), de, &options.deserialize()) {
         Ok(message) => Ok(message),
-        Err(e) => Err(Rejection::InvalidField { field: track.path().to_string(), message: e.to_string() }),
+        Err(e) => Err(Rejection::InvalidField {
+            field: track.path().to_string(),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Sets `root[chain...] = value`, creating objects on the way and removing the field under
 /// its other JSON name so the two spellings never collide. With `append`, a repeated field
 /// gets `value` pushed.
-fn set_nested(root: &mut Map<String, Value>, chain: &[FieldDescriptor], value: Value, append: bool) {
+fn set_nested(
+    root: &mut Map<String, Value>,
+    chain: &[FieldDescriptor],
+    value: Value,
+    append: bool,
+) {
     let mut current = root;
     for (i, field) in chain.iter().enumerate() {
         let existing = current
@@ -151,14 +165,21 @@ fn scalar_from_str(kind: Option<Kind>, raw: &str) -> Result<Value, String> {
         Kind::Bool => parse_bool(raw).map(Value::Bool),
         Kind::Enum(e) => Ok(raw.parse::<i32>().map_or_else(
             |_| Value::from(raw),
-            |n| if e.get_value(n).is_some() { Value::from(n) } else { Value::from(raw) },
+            |n| {
+                if e.get_value(n).is_some() {
+                    Value::from(n)
+                } else {
+                    Value::from(raw)
+                }
+            },
         )),
         Kind::Message(m) if m.full_name() == "google.protobuf.BoolValue" => {
             parse_bool(raw).map(Value::Bool)
         }
-        Kind::Message(m) if !scalar_wkt(m.full_name()) => {
-            Err(format!("a `{}` message cannot be set from a string", m.full_name()))
-        }
+        Kind::Message(m) if !scalar_wkt(m.full_name()) => Err(format!(
+            "a `{}` message cannot be set from a string",
+            m.full_name()
+        )),
         _ => Ok(Value::from(raw)),
     }
 }
@@ -198,7 +219,11 @@ fn apply_query(
         {
             continue;
         }
-        if binding.path_fields.iter().any(|p| p.starts_with(&chain) || chain.starts_with(p)) {
+        if binding
+            .path_fields
+            .iter()
+            .any(|p| p.starts_with(&chain) || chain.starts_with(p))
+        {
             continue;
         }
         let Some(last) = chain.last() else { continue };
@@ -208,8 +233,12 @@ fn apply_query(
                 message: "maps and repeated messages cannot be set from the query string".into(),
             });
         }
-        let json = scalar_from_str(Some(last.kind()), &value)
-            .map_err(|message| Rejection::InvalidQuery { parameter: key.to_string(), message })?;
+        let json = scalar_from_str(Some(last.kind()), &value).map_err(|message| {
+            Rejection::InvalidQuery {
+                parameter: key.to_string(),
+                message,
+            }
+        })?;
         set_nested(root, &chain, json, last.is_list());
     }
     Ok(())
@@ -224,10 +253,16 @@ pub(crate) fn render_response(
     let serialize = options.serialize();
     let Some(field) = &binding.response_body else {
         let mut out = serde_json::Serializer::new(Vec::new());
-        message.serialize_with_options(&mut out, &serialize).map_err(|e| e.to_string())?;
+        message
+            .serialize_with_options(&mut out, &serialize)
+            .map_err(|e| e.to_string())?;
         return Ok(out.into_inner());
     };
-    let key = if options.use_proto_names { field.name() } else { field.json_name() };
+    let key = if options.use_proto_names {
+        field.name()
+    } else {
+        field.json_name()
+    };
     let mut only = DynamicMessage::new(message.descriptor());
     only.set_field(field, message.get_field(field).into_owned());
     let mut value = to_value(&only, &serialize)?;
