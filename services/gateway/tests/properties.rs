@@ -27,6 +27,7 @@ enum Seg {
 struct Gen {
     segs: Vec<Seg>,
     /// Trailing `**` (`Some(Some(name))` = `{name=**}`, `Some(None)` = bare `**`).
+    #[allow(clippy::option_option)] // none / bare `**` / `{name=**}`
     tail: Option<Option<String>>,
     verb: Option<String>,
 }
