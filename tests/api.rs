@@ -16,13 +16,21 @@ use core_backend_example_proto::notes_v1::{
 use serde_json::{Value, json};
 use support::{Api, grpc_channel, http};
 
-fn assert_problem(resp_status: u16, headers: &reqwest::header::HeaderMap, body: &Value, status: u16) {
+fn assert_problem(
+    resp_status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+    status: u16,
+) {
     assert_eq!(resp_status, status, "status, body: {body}");
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    assert!(ct.starts_with("application/problem+json"), "content-type {ct:?}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct:?}"
+    );
     assert_eq!(body["status"], json!(status), "problem body {body}");
     assert!(body["title"].is_string(), "problem body {body}");
 }
@@ -172,7 +180,10 @@ async fn bad_input_gets_clear_http_errors() {
     let body: Value = resp.json().await.unwrap();
     assert_problem(status, &headers, &body, 400);
     assert!(
-        body["detail"].as_str().unwrap_or_default().contains("column"),
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("column"),
         "{body}"
     );
 
@@ -208,7 +219,9 @@ async fn bad_input_gets_clear_http_errors() {
 async fn slow_loris_connection_is_closed_after_header_timeout() {
     let api = Api::start(&[("API_SERVER__HEADER_READ_TIMEOUT", "1s")]);
     let mut stream = TcpStream::connect(api.addr).unwrap();
-    stream.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -236,7 +249,12 @@ async fn health_endpoints_follow_the_contract() {
         200
     );
     assert_eq!(
-        client.get(api.url("/readyz")).send().await.unwrap().status(),
+        client
+            .get(api.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let resp = client.get(api.url("/healthz")).send().await.unwrap();
@@ -369,7 +387,11 @@ fn config_error_names_key_and_source() {
 fn config_file_syntax_error_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("api.toml");
-    std::fs::write(&path, "[server]\naddr = \"127.0.0.1:0\"\nbody_limit = = 3\n").unwrap();
+    std::fs::write(
+        &path,
+        "[server]\naddr = \"127.0.0.1:0\"\nbody_limit = = 3\n",
+    )
+    .unwrap();
     let err = match Api::try_start(&[("API_CONFIG", path.to_str().unwrap())]) {
         Ok(_) => panic!("started with a broken config file"),
         Err(e) => e,
