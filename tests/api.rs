@@ -325,14 +325,20 @@ async fn metrics_expose_route_templates_not_raw_paths() {
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     assert!(!text.contains(&id), "raw path leaked into metrics");
-    let lines = text.lines().map(|l| Ok(l.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
-    let found = scrape.samples.iter().any(|s| {
-        s.metric.starts_with("http_server_request_duration")
-            && s.labels.get("http_route") == Some("/v1/notes/{id}")
-            && s.labels.get("http_request_method") == Some("GET")
-            && s.labels.get("http_response_status_code") == Some("200")
+    let samples = support::parse_prometheus(&text).expect("valid Prometheus text exposition");
+    let found = samples.iter().any(|s| {
+        s.name == "http_server_request_duration_seconds_count"
+            && s.label("http_route") == Some("/v1/notes/{id}")
+            && s.label("http_request_method") == Some("GET")
+            && s.label("http_response_status_code") == Some("200")
+            && s.value >= 3.0
     });
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.label("http_route").is_none_or(|r| !r.contains(&id))),
+        "raw path used as route label"
+    );
     assert!(found, "no duration sample for /v1/notes/{{id}} in:\n{text}");
 }
 
