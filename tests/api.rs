@@ -405,3 +405,64 @@ fn config_file_syntax_error_names_file_and_line() {
     assert!(err.contains("api.toml"), "{err}");
     assert!(err.contains('3'), "line number missing: {err}");
 }
+
+#[tokio::test]
+async fn grpc_reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let api = Api::start(&[]);
+    let mut client = ServerReflectionClient::new(grpc_channel(&api).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().expect("a response");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer: {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.iter().any(|n| n == "notes.v1.NotesService"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "grpc.health.v1.Health"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_once_shutdown_starts() {
+    // With a grace period the server keeps answering after SIGTERM while readiness is red.
+    let mut api = Api::start(&[("API_SERVER__SHUTDOWN_GRACE", "2s")]);
+    let client = http();
+    assert_eq!(
+        client
+            .get(api.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    api.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = client.get(api.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        client.get(api.url("/livez")).send().await.unwrap().status(),
+        200
+    );
+    let status = tokio::task::spawn_blocking(move || api.wait_exit(Duration::from_secs(15)))
+        .await
+        .unwrap()
+        .expect("exited");
+    assert!(status.success());
+}
