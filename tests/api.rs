@@ -1,6 +1,8 @@
 //! End-to-end tests of the flagship (`examples/api`): the real binary on `127.0.0.1:0`, real HTTP
 //! and gRPC clients, the contract of DESIGN.md.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::{
@@ -381,9 +383,8 @@ fn sigterm_drains_a_request_in_flight_then_exits_zero() {
 
 #[test]
 fn config_error_names_key_and_source() {
-    let err = match Api::try_start(&[("API_SERVER__ADDR", "not-an-address")]) {
-        Ok(_) => panic!("started with a bad address"),
-        Err(e) => e,
+    let Err(err) = Api::try_start(&[("API_SERVER__ADDR", "not-an-address")]) else {
+        panic!("started with a bad address");
     };
     assert!(err.contains("server.addr"), "{err}");
     assert!(err.contains("API_SERVER__ADDR"), "{err}");
@@ -398,9 +399,8 @@ fn config_file_syntax_error_names_file_and_line() {
         "[server]\naddr = \"127.0.0.1:0\"\nbody_limit = = 3\n",
     )
     .unwrap();
-    let err = match Api::try_start(&[("API_CONFIG", path.to_str().unwrap())]) {
-        Ok(_) => panic!("started with a broken config file"),
-        Err(e) => e,
+    let Err(err) = Api::try_start(&[("API_CONFIG", path.to_str().unwrap())]) else {
+        panic!("started with a broken config file");
     };
     assert!(err.contains("api.toml"), "{err}");
     assert!(err.contains('3'), "line number missing: {err}");

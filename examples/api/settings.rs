@@ -1,9 +1,7 @@
 //! The flagship's settings: one section per package, loaded by `core_backend::config`.
 
 use core_backend::{
-    config::{ConfigError, ConfigLoader},
-    observability::ObservabilityConfig,
-    server::ServerConfig,
+    config::ConfigLoader, observability::ObservabilityConfig, server::ServerConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,9 +26,9 @@ impl Default for ApiSettings {
 }
 
 /// Defaults < file named by `API_CONFIG` < `API_*` environment variables.
-pub(crate) fn load() -> Result<ApiSettings, ConfigError> {
-    ConfigLoader::<ApiSettings>::new()
+pub(crate) fn load() -> Result<ApiSettings, core_backend::BoxError> {
+    Ok(ConfigLoader::<ApiSettings>::new()
         .env_prefix("API")
         .file_from_env("API_CONFIG")
-        .load()
+        .load()?)
 }

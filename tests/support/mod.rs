@@ -82,20 +82,16 @@ impl Api {
 
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            match line_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on http://") {
-                        let addr = rest.trim().parse().map_err(|e| format!("{line}: {e}"))?;
-                        return Ok(Self {
-                            child,
-                            addr,
-                            stderr: err_rx,
-                            stdout_rest: line_rx,
-                        });
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            if let Ok(line) = line_rx.recv_timeout(Duration::from_millis(100))
+                && let Some(rest) = line.strip_prefix("listening on http://")
+            {
+                let addr = rest.trim().parse().map_err(|e| format!("{line}: {e}"))?;
+                return Ok(Self {
+                    child,
+                    addr,
+                    stderr: err_rx,
+                    stdout_rest: line_rx,
+                });
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let err: Vec<String> = err_rx.try_iter().collect();
