@@ -370,17 +370,27 @@ async fn handle(shared: &Shared, bindings: &[Arc<Binding>], request: Request<Bod
     let path = request.uri().path();
     let mut allowed: Vec<Method> = Vec::new();
     let mut chosen = None;
+    let mut head_fallback = None;
     for binding in bindings {
         if let Some(captures) = binding.template.match_path(path) {
             if binding.http_method == request.method() {
                 chosen = Some((binding, captures));
                 break;
             }
+            // HEAD is served by a GET binding unless one claims HEAD (hyper drops the body).
+            if request.method() == Method::HEAD
+                && binding.http_method == Method::GET
+                && head_fallback.is_none()
+            {
+                head_fallback = Some((binding, captures));
+                continue;
+            }
             if !allowed.contains(&binding.http_method) {
                 allowed.push(binding.http_method.clone());
             }
         }
     }
+    let chosen = chosen.or(head_fallback);
     let Some((binding, captures)) = chosen else {
         let rejection = if allowed.is_empty() {
             Rejection::NotFound

@@ -395,6 +395,9 @@ async fn unknown_routes_reach_the_users_fallback() {
         (r.status.as_u16(), &r.body[..]),
         (404, &b"user fallback"[..])
     );
+    let r = c.send("HEAD", "/v1/books/1", &[], Bytes::new()).await;
+    assert_eq!((r.status.as_u16(), r.body.len()), (200, 0));
+    assert_eq!(r.content_type(), "application/json");
     let r = c.get("/user/route").await;
     assert_eq!(&r.body[..], b"user route");
 }
