@@ -99,6 +99,7 @@ mod grpc;
 pub mod protos;
 mod rule;
 mod status;
+mod streaming;
 mod template;
 mod transcode;
 

@@ -163,5 +163,5 @@ fn builder_from_pool_and_config() {
         find("/v1/inner/{inner.name}/small/{small}"),
         Some("/v1/inner/{inner.name}/small/{small}")
     );
-    assert_eq!(routes.len(), 17);
+    assert_eq!(routes.len(), 19);
 }
