@@ -81,7 +81,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for route in gateway.routes() {
         println!(
             "{:>6} {:<20} -> {}",
-            route.http_method, route.template, route.grpc_method
+            route.http_method.as_str(),
+            route.template,
+            route.grpc_method
         );
     }
     let app = axum::Router::new()
