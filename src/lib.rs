@@ -49,3 +49,7 @@ pub use core_backend_health as health;
 /// Logs, traces, metrics and their layers ([`core_backend_observability`]).
 #[cfg(feature = "observability")]
 pub use core_backend_observability as observability;
+
+/// UUID v4/v7, ULID and Snowflake ids: generation, parsing, serde, axum paths ([`core_backend_idgen`]).
+#[cfg(feature = "idgen")]
+pub use core_backend_idgen as idgen;
