@@ -51,10 +51,7 @@ fn gcra(quota: &Quota, state: Option<u64>, now: u64) -> Step {
         };
     }
     Step {
-        decision: Decision::allowed(
-            u64::from(quota.burst_size()).min((tolerance - ahead) / interval),
-            d(ahead),
-        ),
+        decision: Decision::allowed_per(tolerance - ahead, interval, d(ahead)),
         next: Some((new_tat, new_tat)),
     }
 }

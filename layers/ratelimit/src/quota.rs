@@ -67,6 +67,10 @@ pub struct Quota {
     period: Duration,
     burst: u32,
     algorithm: Algorithm,
+    // Derived once here so a check does no division.
+    period_ns: u64,
+    interval_ns: u64,
+    tolerance_ns: u64,
 }
 
 /// Why [`Quota::try_new`] refused its input.
@@ -98,7 +102,20 @@ impl Quota {
             period,
             burst: limit,
             algorithm: Algorithm::Gcra,
+            period_ns: 0,
+            interval_ns: 0,
+            tolerance_ns: 0,
         }
+        .derive()
+    }
+
+    fn derive(mut self) -> Self {
+        self.period_ns = u64::try_from(self.period.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.interval_ns = (self.period_ns / u64::from(self.limit)).max(1);
+        self.tolerance_ns = self.interval_ns.saturating_mul(u64::from(self.burst));
+        self
     }
 
     /// Like [`Quota::new`] but rejects a zero limit or period.
@@ -138,7 +155,7 @@ impl Quota {
     /// Defaults to the limit.
     pub fn burst(mut self, burst: u32) -> Self {
         self.burst = burst.max(1);
-        self
+        self.derive()
     }
 
     /// The algorithm that enforces this quota.
@@ -183,19 +200,16 @@ impl Quota {
     }
 
     pub(crate) fn period_nanos(&self) -> u64 {
-        u64::try_from(self.period.as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1)
+        self.period_ns
     }
 
     pub(crate) fn emission_interval_nanos(&self) -> u64 {
-        (self.period_nanos() / u64::from(self.limit)).max(1)
+        self.interval_ns
     }
 
     /// GCRA tolerance: how far the theoretical arrival time may run ahead of now.
     pub(crate) fn tolerance_nanos(&self) -> u64 {
-        self.emission_interval_nanos()
-            .saturating_mul(u64::from(self.burst))
+        self.tolerance_ns
     }
 
     /// The quota advertised in the `RateLimit-Policy` field: `(q, w in seconds)`.

@@ -12,19 +12,33 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::Quota;
 
 /// The outcome of one check against one quota.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Decision {
     allowed: bool,
-    remaining: u64,
+    // `remaining()` is `slack / per`: GCRA hands over its slack and emission interval so the
+    // division is only paid by callers that ask (the layer does; a bare check does not).
+    slack: u64,
+    per: u64,
     reset: Duration,
     retry_after: Duration,
 }
+
+impl PartialEq for Decision {
+    fn eq(&self, other: &Self) -> bool {
+        self.allowed == other.allowed
+            && self.remaining() == other.remaining()
+            && self.reset == other.reset
+            && self.retry_after == other.retry_after
+    }
+}
+
+impl Eq for Decision {}
 
 impl fmt::Debug for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Decision")
             .field("allowed", &self.allowed)
-            .field("remaining", &self.remaining)
+            .field("remaining", &self.remaining())
             .field("reset", &self.reset)
             .field("retry_after", &self.retry_after)
             .finish()
@@ -37,7 +51,19 @@ impl Decision {
     pub fn allowed(remaining: u64, reset: Duration) -> Self {
         Self {
             allowed: true,
-            remaining,
+            slack: remaining,
+            per: 1,
+            reset,
+            retry_after: Duration::ZERO,
+        }
+    }
+
+    /// An admitted request whose remaining count is `slack / per` (computed on demand).
+    pub(crate) fn allowed_per(slack: u64, per: u64, reset: Duration) -> Self {
+        Self {
+            allowed: true,
+            slack,
+            per: per.max(1),
             reset,
             retry_after: Duration::ZERO,
         }
@@ -47,7 +73,8 @@ impl Decision {
     pub fn denied(retry_after: Duration, reset: Duration) -> Self {
         Self {
             allowed: false,
-            remaining: 0,
+            slack: 0,
+            per: 1,
             reset,
             retry_after,
         }
@@ -60,7 +87,11 @@ impl Decision {
 
     /// How many more requests would be admitted now (0 when denied).
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        if self.per == 1 {
+            self.slack
+        } else {
+            self.slack / self.per
+        }
     }
 
     /// Time until the quota is entirely available again.
