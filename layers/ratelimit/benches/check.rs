@@ -85,7 +85,10 @@ fn rss() -> Option<u64> {
     Some(pages * 4096)
 }
 
-fn per_key(label: &str, fill: impl FnOnce() -> Box<dyn std::any::Any>) {
+fn per_key(only: &str, label: &str, fill: impl FnOnce() -> Box<dyn std::any::Any>) {
+    if only != "all" && only != label {
+        return;
+    }
     let Some(before) = rss() else {
         println!("memory/{label}: /proc/self/statm unavailable");
         return;
@@ -109,33 +112,33 @@ fn api_key(i: u32) -> String {
 }
 
 /// Memory per idle key: a million clients, each seen once, measured as RSS growth.
-fn memory_report() {
+fn memory_report(only: &str) {
     // one request per hour: every key stays tracked for the whole measurement (a store
     // that has swept its idle keys holds nothing, which would measure nothing)
     let q = Quota::per_hour(1);
     let gq = governor::Quota::per_hour(NonZeroU32::MIN);
-    per_key("core_backend_memory_store/ip", || {
+    per_key(only, "core_backend_memory_store/ip", || {
         let s = MemoryStore::builder().max_keys(2 * KEYS as usize).build();
         for i in 0..KEYS {
             s.check_key(&ip(i), &q);
         }
         Box::new(s)
     });
-    per_key("governor_keyed_dashmap/ip", || {
+    per_key(only, "governor_keyed_dashmap/ip", || {
         let s = governor::RateLimiter::keyed(gq);
         for i in 0..KEYS {
             let _ = s.check_key(&ip(i));
         }
         Box::new(s)
     });
-    per_key("core_backend_memory_store/api_key_32B", || {
+    per_key(only, "core_backend_memory_store/api_key_32B", || {
         let s = MemoryStore::builder().max_keys(2 * KEYS as usize).build();
         for i in 0..KEYS {
             s.check_key(api_key(i).as_str(), &q);
         }
         Box::new(s)
     });
-    per_key("governor_keyed_dashmap/api_key_32B", || {
+    per_key(only, "governor_keyed_dashmap/api_key_32B", || {
         let s = governor::RateLimiter::keyed(gq);
         for i in 0..KEYS {
             let _ = s.check_key(&api_key(i));
@@ -147,8 +150,10 @@ fn memory_report() {
 criterion_group!(benches, single_key, million_keys);
 
 fn main() {
-    if std::env::args().any(|a| a == "--memory") || std::env::args().any(|a| a == "--bench") {
-        memory_report();
+    // `RL_MEMORY=<label>` measures one store per process, so no allocator state carries over.
+    if let Ok(label) = std::env::var("RL_MEMORY") {
+        memory_report(&label);
+        return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();

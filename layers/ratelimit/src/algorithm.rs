@@ -28,6 +28,7 @@ fn d(nanos: u64) -> Duration {
     Duration::from_nanos(nanos)
 }
 
+#[inline]
 pub(crate) fn step(quota: &Quota, state: Option<u64>, now: u64) -> Step {
     match quota.algorithm_kind() {
         Algorithm::Gcra => gcra(quota, state, now),
@@ -38,6 +39,7 @@ pub(crate) fn step(quota: &Quota, state: Option<u64>, now: u64) -> Step {
 
 /// GCRA: the state is the theoretical arrival time (TAT). A request is allowed when, after
 /// adding one emission interval, the TAT is at most `tolerance` ahead of now.
+#[inline]
 fn gcra(quota: &Quota, state: Option<u64>, now: u64) -> Step {
     let interval = quota.emission_interval_nanos();
     let tolerance = quota.tolerance_nanos();

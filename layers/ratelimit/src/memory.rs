@@ -70,13 +70,13 @@ struct Inner {
 struct FastClock {
     base_unix: u64,
     clock: quanta::Clock,
-    start: quanta::Instant,
+    start: u64,
 }
 
 impl FastClock {
     fn new() -> Self {
         let clock = quanta::Clock::new();
-        let start = clock.now();
+        let start = clock.raw();
         let base_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
@@ -88,9 +88,9 @@ impl FastClock {
     }
 
     fn now(&self) -> u64 {
-        let elapsed = self.clock.now().saturating_duration_since(self.start);
-        self.base_unix
-            .saturating_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+        // raw counter + one scaling, as governor's QuantaClock reads it
+        let elapsed = self.clock.delta_as_nanos(self.start, self.clock.raw());
+        self.base_unix.saturating_add(elapsed)
     }
 }
 
@@ -210,6 +210,7 @@ impl MemoryStore {
     }
 
     /// Charges one request to any hashable key, now (the wall clock, advanced monotonically).
+    #[inline]
     pub fn check_key<K: Hash + ?Sized>(&self, key: &K, quota: &Quota) -> Decision {
         let hash = self.inner.hasher.hash_one(key);
         self.check_hashed(hash, quota, self.inner.clock.now())
@@ -258,6 +259,7 @@ impl MemoryStore {
         self.report_len();
     }
 
+    #[inline]
     fn check_hashed(&self, hash: u64, quota: &Quota, now: u64) -> Decision {
         let shard = &self.inner.shards[(hash >> 32) as usize & self.inner.mask];
         if let Some(cell) = shard.map.read().cells.get(&hash) {
@@ -320,6 +322,7 @@ impl Cell {
         }
     }
 
+    #[inline]
     fn apply(&self, quota: &Quota, now: u64) -> Decision {
         let gcra = quota.algorithm_kind() == Algorithm::Gcra;
         let mut current = self.state.load(Ordering::Acquire);
