@@ -96,7 +96,7 @@ fn per_key(only: &str, label: &str, fill: impl FnOnce() -> Box<dyn std::any::Any
     let kept = fill();
     let after = rss().unwrap_or(before);
     println!(
-        "memory/{label}: {:.1} bytes per idle key ({} keys, RSS delta)",
+        "memory/{label}: {:.1} bytes per key held ({} keys, RSS growth)",
         after.saturating_sub(before) as f64 / f64::from(KEYS),
         KEYS
     );
