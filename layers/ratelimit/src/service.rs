@@ -465,4 +465,59 @@ mod tests {
             Duration::from_secs(60)
         );
     }
+
+    /// A store that fails at once.
+    struct Broken;
+
+    impl crate::RateLimitStore for Broken {
+        fn check(&self, _: crate::StoreKey<'_>, _: &Quota, _: Duration) -> crate::CheckFuture {
+            crate::CheckFuture::ready(Err(crate::StoreError::new("down")))
+        }
+    }
+
+    #[test]
+    fn decisions_and_store_errors_are_counted() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let limited = layer();
+        let broken = RateLimitLayer::builder()
+            .limit(Limit::new("g", Quota::per_second(1)).key(GlobalKey))
+            .store(Broken)
+            .build();
+        metrics::with_local_recorder(&recorder, || {
+            let req = Request::get("/x").body(()).unwrap();
+            for _ in 0..3 {
+                let _ = limited.shared.admit(&crate::RequestParts::new(&req));
+            }
+            let _ = broken.shared.admit(&crate::RequestParts::new(&req));
+        });
+        let mut seen = std::collections::HashMap::new();
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let outcome = key
+                .key()
+                .labels()
+                .find(|l| l.key() == "outcome")
+                .map(|l| l.value().to_owned());
+            if let DebugValue::Counter(n) = value {
+                seen.insert((key.key().name().to_owned(), outcome), n);
+            }
+        }
+        let decisions = |o: &str| {
+            seen.get(&(
+                "core_backend.ratelimit.decisions".to_owned(),
+                Some(o.to_owned()),
+            ))
+            .copied()
+        };
+        assert_eq!(decisions("allowed"), Some(2));
+        assert_eq!(decisions("denied"), Some(1));
+        assert_eq!(decisions("fail_open"), Some(1));
+        assert_eq!(
+            seen.get(&("core_backend.ratelimit.store_errors".to_owned(), None))
+                .copied(),
+            Some(1)
+        );
+    }
 }
