@@ -39,7 +39,7 @@ pub(crate) fn step(quota: &Quota, state: Option<u64>, now: u64) -> Step {
 
 /// GCRA: the state is the theoretical arrival time (TAT). A request is allowed when, after
 /// adding one emission interval, the TAT is at most `tolerance` ahead of now.
-#[inline(always)]
+#[inline]
 fn gcra(quota: &Quota, state: Option<u64>, now: u64) -> Step {
     let interval = quota.emission_interval_nanos();
     let tolerance = quota.tolerance_nanos();

@@ -322,7 +322,7 @@ impl Cell {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn apply(&self, quota: &Quota, now: u64) -> Decision {
         let gcra = quota.algorithm_kind() == Algorithm::Gcra;
         let mut current = self.state.load(Ordering::Acquire);
