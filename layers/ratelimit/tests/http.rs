@@ -258,3 +258,26 @@ async fn asynchronous_store() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn per_route_template_via_matched_path() {
+    use core_backend_ratelimit::RouteKey;
+    let app = Router::new()
+        .route("/v1/notes/{id}", get(|| async { "note" }))
+        .route("/v1/tags/{id}", get(|| async { "tag" }))
+        .route_layer(RateLimitLayer::new(
+            Limit::new("per-route", Quota::per_minute(1)).key(RouteKey),
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = client();
+    let status = |path: &'static str| {
+        let req = http.get(format!("http://{addr}{path}")).send();
+        async move { req.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/v1/notes/1").await, 200);
+    // another id, same template: same bucket
+    assert_eq!(status("/v1/notes/2").await, 429);
+    assert_eq!(status("/v1/tags/1").await, 200);
+}
