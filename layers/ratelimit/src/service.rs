@@ -520,4 +520,93 @@ mod tests {
             Some(1)
         );
     }
+
+    /// Each algorithm through the layer on tokio's paused clock, anchored at a whole second
+    /// of Unix time so window edges are deterministic.
+    #[tokio::test(start_paused = true)]
+    async fn each_algorithm_exact_sequence_on_paused_time() {
+        use crate::Algorithm;
+
+        // (wait in ms, expected status, expected Retry-After)
+        let cases: [(Algorithm, &[(u64, u16, &str)]); 3] = [
+            // GCRA, 2/s: emission interval 500 ms, bucket of 2
+            (
+                Algorithm::Gcra,
+                &[
+                    (0, 200, ""),
+                    (0, 200, ""),
+                    (0, 429, "1"),
+                    (499, 429, "1"),
+                    (1, 200, ""),
+                    (0, 429, "1"),
+                ],
+            ),
+            // fixed window of 1 s: the count resets exactly at the edge
+            (
+                Algorithm::FixedWindow,
+                &[
+                    (0, 200, ""),
+                    (0, 200, ""),
+                    (0, 429, "1"),
+                    (999, 429, "1"),
+                    (1, 200, ""),
+                    (0, 200, ""),
+                    (0, 429, "1"),
+                ],
+            ),
+            // sliding window: a full window waits for the next one plus half of it (1.5 s); at
+            // the edge the previous 2 still weigh fully, half of them 500 ms later
+            (
+                Algorithm::SlidingWindow,
+                &[
+                    (0, 200, ""),
+                    (0, 200, ""),
+                    (0, 429, "2"),
+                    (1000, 429, "1"),
+                    (499, 429, "1"),
+                    (1, 200, ""),
+                    (0, 429, "1"),
+                ],
+            ),
+        ];
+        for (algorithm, steps) in cases {
+            let start = tokio::time::Instant::now();
+            let clock = move || Duration::from_secs(1_700_000_000) + start.elapsed();
+            let layer = RateLimitLayer::builder()
+                .limit(Limit::new("g", Quota::per_second(2).algorithm(algorithm)).key(GlobalKey))
+                .clock(clock)
+                .build();
+            let (mut svc, mut handle) = mock::spawn_layer::<Request<()>, Response<()>, _>(layer);
+            handle.allow(100);
+            let responder = tokio::spawn(async move {
+                while let Some((_req, send)) = handle.next_request().await {
+                    send.send_response(Response::new(()));
+                }
+            });
+            let mut statuses = Vec::new();
+            for &(wait_ms, _, retry_after) in steps {
+                tokio::time::advance(Duration::from_millis(wait_ms)).await;
+                assert!(svc.poll_ready().is_ready());
+                let res = svc
+                    .call(Request::get("/x").body(()).unwrap())
+                    .await
+                    .unwrap();
+                let header = res
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                assert_eq!(
+                    header.as_deref().unwrap_or(""),
+                    retry_after,
+                    "{algorithm:?} step {}",
+                    statuses.len()
+                );
+                statuses.push(res.status().as_u16());
+            }
+            let expected: Vec<u16> = steps.iter().map(|s| s.1).collect();
+            assert_eq!(statuses, expected, "{algorithm:?}");
+            drop(svc);
+            responder.await.unwrap();
+        }
+    }
 }
