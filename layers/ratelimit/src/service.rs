@@ -528,7 +528,8 @@ mod tests {
         use crate::Algorithm;
 
         // (wait in ms, expected status, expected Retry-After)
-        let cases: [(Algorithm, &[(u64, u16, &str)]); 3] = [
+        type Step = (u64, u16, &'static str);
+        let cases: [(Algorithm, &[Step]); 3] = [
             // GCRA, 2/s: emission interval 500 ms, bucket of 2
             (
                 Algorithm::Gcra,
