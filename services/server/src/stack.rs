@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{Router, body::Body, extract::DefaultBodyLimit, response::Response};
-use http::{HeaderName, Method, Request};
+use http::{HeaderName, HeaderValue, Method, Request};
 use pin_project_lite::pin_project;
 use tower::{ServiceBuilder, ServiceExt, util::Either};
 use tower_http::{
@@ -18,7 +18,7 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, ExposeHeaders},
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -123,6 +123,19 @@ where
     }
 }
 
+/// UUID v4 request ids, like tower-http's `MakeRequestUuid` but formatted on the stack instead of
+/// through a `String`, since it runs for every request.
+#[derive(Debug, Clone, Copy)]
+struct UuidRequestId;
+
+impl MakeRequestId for UuidRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
+}
+
 fn panic_message(err: &(dyn Any + Send)) -> &str {
     err.downcast_ref::<&str>()
         .copied()
@@ -209,7 +222,7 @@ pub(crate) fn build(parts: Parts) -> Result<InnerService, ConfigError> {
         });
 
     let outer = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), UuidRequestId))
         .layer(PropagateRequestIdLayer::new(request_id))
         .option_layer(cors);
     if layers.is_empty() {
@@ -255,4 +268,28 @@ fn cors_layer(
             ]))
             .max_age(Duration::from_secs(600)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_v4() {
+        let req = Request::new(());
+        let a = UuidRequestId.make_request_id(&req).unwrap();
+        let b = UuidRequestId.make_request_id(&req).unwrap();
+        let a = a.header_value().to_str().unwrap();
+        let parsed = uuid::Uuid::parse_str(a).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(a.len(), 36);
+        assert_ne!(a, b.header_value().to_str().unwrap());
+    }
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(&"static str"), "static str");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42_u8), "non-string panic payload");
+    }
 }

@@ -417,3 +417,30 @@ async fn grpc_web_timeout_keeps_the_grpc_web_content_type() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn grpc_routes_merge_with_single_services() {
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let routes = tonic::service::Routes::new(health);
+    let server = TestServer::start(
+        Server::builder()
+            .grpc_service(notes_server())
+            .grpc_routes(routes)
+            .grpc_routes(tonic::service::Routes::default()),
+    )
+    .await;
+    let channel = common::channel(server.addr).await;
+    let note = NotesServiceClient::new(channel.clone())
+        .get_note(GetNoteRequest { id: "3".into() })
+        .await
+        .unwrap();
+    assert_eq!(note.into_inner().id, "3");
+    let res = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.into_inner().status(), ServingStatus::Serving);
+    server.stop().await.unwrap();
+}
