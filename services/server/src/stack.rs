@@ -32,6 +32,9 @@ use crate::{
     timeout::RequestTimeoutLayer,
 };
 
+/// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// A deferred `.layer(..)` call of the builder.
 pub(crate) type UserLayer = Box<dyn FnOnce(InnerService) -> InnerService + Send>;
 
@@ -190,7 +193,9 @@ pub(crate) fn build(parts: Parts) -> Result<InnerService, ConfigError> {
         .layer(ProblemForEmptyErrorsLayer::new(limit))
         .map_response(to_body)
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(DefaultBodyLimit::max(limit))
+        // axum's extractors apply their own 2 MiB default on top; only a larger limit needs the
+        // (per-request) extension that raises it.
+        .option_layer((limit > AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(limit)))
         .layer(CatchPanicLayer::custom(http_panic))
         .service(router);
     let http = if config.compression {
