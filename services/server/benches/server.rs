@@ -2,7 +2,8 @@
 //! timeout, body limit, compression, catch-panic, problem bodies) versus bare `axum::serve` with
 //! the same router, both driven by the same hyper client on loopback in one run.
 //!
-//! - `h2c_64_in_flight`: 4 HTTP/2 connections, 64 requests in flight.
+//! - `h2c_64_in_flight`: 4 HTTP/2 connections, 64 requests in flight; also axum with tower-http's
+//!   request-id layers, to show what the request id alone costs.
 //! - `http1_16_connections`: 16 HTTP/1.1 keep-alive connections, one request in flight each.
 //!
 //! After the criterion groups, a latency pass prints p50/p99 for both servers.
@@ -25,6 +26,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::{net::TcpStream, runtime::Runtime};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 const BATCH: usize = 256;
 const IN_FLIGHT: usize = 64;
@@ -43,6 +45,18 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
+/// Bare `axum::serve` of `router` with `TCP_NODELAY` (ours sets it by default, so Nagle does
+/// not decide the comparison).
+async fn serve_axum(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
 /// Starts our server and bare axum on loopback; returns (ours, axum).
 fn start_servers(rt: &Runtime) -> (SocketAddr, SocketAddr) {
     rt.block_on(async {
@@ -55,13 +69,7 @@ fn start_servers(rt: &Runtime) -> (SocketAddr, SocketAddr) {
         let ours_addr = ours.local_addr();
         tokio::spawn(ours.serve_with_shutdown(std::future::pending()));
 
-        // Bare axum with TCP_NODELAY too (ours sets it by default), so Nagle does not decide.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let axum_addr = listener.local_addr().unwrap();
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move { axum::serve(listener, router()).await });
+        let axum_addr = serve_axum(router()).await;
         (ours_addr, axum_addr)
     })
 }
