@@ -156,13 +156,25 @@ fn bench(c: &mut Criterion) {
     let rt = runtime();
     let (ours, bare) = start_servers(&rt);
 
+    // The same router with tower-http's request-id layers, which ours applies by default: shows
+    // how much of the difference is the request id alone.
+    let with_request_id = rt.block_on(serve_axum(
+        router()
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)),
+    ));
+
     let mut group = c.benchmark_group("h2c_64_in_flight");
     group.throughput(Throughput::Elements(BATCH as u64));
     group
         .sample_size(20)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
-    for (name, addr) in [("core_backend_server", ours), ("bare_axum_serve", bare)] {
+    for (name, addr) in [
+        ("core_backend_server", ours),
+        ("bare_axum_serve", bare),
+        ("axum_serve_with_request_id", with_request_id),
+    ] {
         let clients = rt.block_on(h2_clients(addr));
         group.bench_function(name, |b| {
             b.to_async(&rt).iter_custom(|iters| {
