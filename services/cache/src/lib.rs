@@ -40,6 +40,7 @@
 mod codec;
 mod config;
 mod error;
+pub mod http;
 mod memory;
 mod metrics;
 mod store;
@@ -50,6 +51,7 @@ pub use crate::{
     codec::{Codec, JsonCodec},
     config::{CacheConfig, ConfigError},
     error::{BoxError, CacheError},
+    http::{ResponseCache, ResponseCacheConfig, ResponseCacheLayer},
     memory::{MemoryCache, MemoryCacheBuilder},
     store::{Cache, CacheEntry, DynCache},
     tiered::{TieredCache, TieredCacheBuilder},
