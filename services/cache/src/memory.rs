@@ -36,6 +36,23 @@ impl Expiry<Arc<str>, Stored> for PerEntryTtl {
     ) -> Option<Duration> {
         Some(v.ttl)
     }
+
+    // moka hands a read the time left under *all* policies (per-entry, TTL, TTI) and the
+    // default keeps that as the new per-entry deadline, which would freeze the idle deadline
+    // at the first read. Re-state the entry's own deadline instead; TTI is checked separately.
+    fn expire_after_read(
+        &self,
+        _: &Arc<str>,
+        v: &Stored,
+        read_at: std::time::Instant,
+        _: Option<Duration>,
+        last_modified_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(
+            v.ttl
+                .saturating_sub(read_at.saturating_duration_since(last_modified_at)),
+        )
+    }
 }
 
 /// An in-process, size-bounded [`Cache`] on [`moka`], with a TTL per entry and optional
@@ -274,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn moka_evicts_idle_entries_on_real_time() {
         let cache = MemoryCache::builder()
-            .tti(Duration::from_millis(100))
+            .tti(Duration::from_millis(500))
             .build();
         cache
             .set("idle", "v".into(), Duration::from_secs(60))
@@ -284,8 +301,9 @@ mod tests {
             .set("busy", "v".into(), Duration::from_secs(60))
             .await
             .expect("set");
-        for _ in 0..6 {
-            tokio::time::sleep(Duration::from_millis(40)).await;
+        // Wide margins: the busy key is read every 100 ms, well inside its 500 ms idle limit.
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
             assert!(cache.get("busy").await.expect("get").is_some());
         }
         assert!(cache.get("idle").await.expect("get").is_none());
