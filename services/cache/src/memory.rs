@@ -15,7 +15,9 @@ struct Stored {
     ttl: Duration,
 }
 
-struct PerEntryTtl;
+struct PerEntryTtl {
+    has_tti: bool,
+}
 
 impl Expiry<Arc<str>, Stored> for PerEntryTtl {
     fn expire_after_create(
@@ -37,21 +39,26 @@ impl Expiry<Arc<str>, Stored> for PerEntryTtl {
         Some(v.ttl)
     }
 
-    // moka hands a read the time left under *all* policies (per-entry, TTL, TTI) and the
-    // default keeps that as the new per-entry deadline, which would freeze the idle deadline
-    // at the first read. Re-state the entry's own deadline instead; TTI is checked separately.
+    // moka hands a read the time left under *all* policies (per-entry and TTI) and the default
+    // keeps that as the new per-entry deadline, which with TTI would freeze the idle deadline at
+    // the first read. With TTI, re-state the entry's own deadline (TTI is checked separately);
+    // without, keep moka's value so a read does not reschedule the entry's timer.
     fn expire_after_read(
         &self,
         _: &Arc<str>,
         v: &Stored,
         read_at: std::time::Instant,
-        _: Option<Duration>,
+        duration_until_expiry: Option<Duration>,
         last_modified_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(
-            v.ttl
-                .saturating_sub(read_at.saturating_duration_since(last_modified_at)),
-        )
+        if self.has_tti {
+            Some(
+                v.ttl
+                    .saturating_sub(read_at.saturating_duration_since(last_modified_at)),
+            )
+        } else {
+            duration_until_expiry
+        }
     }
 }
 
@@ -216,8 +223,10 @@ impl MemoryCacheBuilder {
         let evictions = metrics.evictions.clone();
         let mut b = Moka::builder()
             .name(&c.name)
-            .expire_after(PerEntryTtl)
-            .time_to_live(c.ttl.max(Duration::from_millis(1)))
+            // Every entry's TTL is capped at `c.ttl` in `set`, so no global TTL is needed.
+            .expire_after(PerEntryTtl {
+                has_tti: c.tti.is_some(),
+            })
             .eviction_listener(move |_k, _v, cause: RemovalCause| {
                 if cause.was_evicted() {
                     evictions.increment(1);
