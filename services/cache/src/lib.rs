@@ -22,7 +22,7 @@
 //! # Pieces
 //!
 //! - [`Cache`]: get / set with TTL / delete over bytes, with the TTL left reported on read.
-//!   Implemented by [`MemoryCache`] (moka), [`TieredCache`], `Arc<dyn DynCache>`, and by the
+//!   Implemented by [`MemoryCache`] (moka), [`TieredCache`], [`SharedCache`] (type-erased), and by the
 //!   Redis store of the redis adapter.
 //! - [`TypedCache`]: serde values through a [`Codec`] ([`JsonCodec`] by default);
 //!   [`get_or_insert_with`](TypedCache::get_or_insert_with) with single-flight loading,
@@ -53,7 +53,7 @@ pub use crate::{
     error::{BoxError, CacheError},
     http::{ResponseCache, ResponseCacheConfig, ResponseCacheLayer},
     memory::{MemoryCache, MemoryCacheBuilder},
-    store::{Cache, CacheEntry, DynCache},
+    store::{Cache, CacheEntry, DynCache, SharedCache},
     tiered::{TieredCache, TieredCacheBuilder},
     typed::{TypedCache, TypedCacheBuilder},
 };

@@ -33,15 +33,15 @@ impl CacheEntry {
 /// time left to live on read so that freshness survives a trip through L2.
 ///
 /// The methods return `impl Future + Send` so a call on a concrete store is not boxed.
-/// For a trait object use [`DynCache`] (every `Cache` is one) and `Arc<dyn DynCache>`,
-/// which is itself a `Cache`.
+/// For a trait object use [`DynCache`] (every `Cache` is one), or [`SharedCache`], a
+/// type-erased store that is itself a `Cache`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), core_backend_cache::CacheError> {
-/// use std::{sync::Arc, time::Duration};
-/// use core_backend_cache::{Cache, DynCache, MemoryCache};
+/// use std::time::Duration;
+/// use core_backend_cache::{Cache, MemoryCache, SharedCache};
 ///
-/// let store: Arc<dyn DynCache> = Arc::new(MemoryCache::builder().max_entries(1_000).build());
+/// let store = SharedCache::new(MemoryCache::builder().max_entries(1_000).build());
 /// store.set("k", "v".into(), Duration::from_secs(60)).await?;
 /// assert_eq!(store.get("k").await?.map(|e| e.value), Some("v".into()));
 /// # Ok(()) }
@@ -105,17 +105,47 @@ impl<C: Cache> DynCache for C {
     }
 }
 
-impl Cache for Arc<dyn DynCache> {
+/// A type-erased [`Cache`]: any store behind one concrete type, e.g. chosen at start-up from
+/// configuration (memory or Redis). Cheap to clone.
+///
+/// # Why a newtype and not `impl Cache for Arc<dyn DynCache>`?
+///
+/// Inside a spawned task rustc checks `Send` of the futures for every lifetime of the trait
+/// object (`dyn DynCache + '_`), and an impl for `Arc<dyn DynCache + 'static>` does not satisfy
+/// that ("implementation is not general enough"). A named type has no such lifetime.
+#[derive(Clone)]
+pub struct SharedCache(Arc<dyn DynCache>);
+
+impl SharedCache {
+    /// Erases the type of `store`.
+    pub fn new(store: impl Cache) -> Self {
+        Self(Arc::new(store))
+    }
+}
+
+impl From<Arc<dyn DynCache>> for SharedCache {
+    fn from(store: Arc<dyn DynCache>) -> Self {
+        Self(store)
+    }
+}
+
+impl std::fmt::Debug for SharedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedCache").finish_non_exhaustive()
+    }
+}
+
+impl Cache for SharedCache {
     async fn get(&self, key: &str) -> Result<Option<CacheEntry>, CacheError> {
-        (**self).get_dyn(key).await
+        self.0.get_dyn(key).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
-        (**self).set_dyn(key, value, ttl).await
+        self.0.set_dyn(key, value, ttl).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
-        (**self).delete_dyn(key).await
+        self.0.delete_dyn(key).await
     }
 }
 

@@ -289,4 +289,34 @@ mod tests {
             "written through once L2 is back"
         );
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn stampede_with_l2_down_still_runs_one_loader_and_l2_can_be_type_erased() {
+        let l2 = FlakyL2::default();
+        l2.down.store(true, Ordering::SeqCst);
+        let cache = TypedCache::new(TieredCache::new(
+            MemoryCache::default(),
+            crate::SharedCache::new(l2.clone()),
+        ));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let cache = cache.clone();
+            let runs = Arc::clone(&runs);
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_insert_with("k", MIN, move || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok::<u32, std::io::Error>(42)
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("join").expect("value"), 42);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(l2.calls.load(Ordering::SeqCst) > 0);
+    }
 }

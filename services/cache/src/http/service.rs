@@ -617,6 +617,143 @@ mod tests {
         assert!(body.frame().await.expect("frame").is_err());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn put_and_delete_invalidate_failed_writes_do_not() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let status = Arc::new(AtomicUsize::new(200));
+        let st = Arc::clone(&status);
+        let handler: Handler = Arc::new(move |_| {
+            let code = u16::try_from(st.load(Ordering::SeqCst)).expect("status");
+            Response::builder()
+                .status(code)
+                .header(header::CACHE_CONTROL, "max-age=60")
+                .body(Full::new(Bytes::from_static(b"x")))
+                .expect("res")
+        });
+        let layer = ResponseCacheLayer::new();
+        let mut s = layer.layer(svc(&calls, handler));
+        let mut call = async |req: Request<()>| {
+            s.ready()
+                .await
+                .expect("ready")
+                .call(req)
+                .await
+                .expect("call")
+        };
+        call(get("/a")).await;
+        call(get("/a")).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        for method in [Method::PUT, Method::DELETE] {
+            call(
+                Request::builder()
+                    .method(method)
+                    .uri("/a")
+                    .body(())
+                    .expect("req"),
+            )
+            .await;
+            call(get("/a")).await;
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            5,
+            "each write dropped the entry"
+        );
+        // A failed write leaves the entry alone.
+        status.store(500, Ordering::SeqCst);
+        call(Request::post("/a").body(()).expect("req")).await;
+        status.store(200, Ordering::SeqCst);
+        call(get("/a")).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+        // The layer can invalidate by hand.
+        layer.invalidate("/a").await;
+        call(get("/a")).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn content_length_over_limit_and_non_200_pass_through() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler: Handler = Arc::new(|req| {
+            let big = req.uri().path() == "/big";
+            Response::builder()
+                .status(if big { 200 } else { 404 })
+                .header(header::CACHE_CONTROL, "max-age=60")
+                .header(header::CONTENT_LENGTH, if big { "10" } else { "1" })
+                .body(Full::new(Bytes::from_static(if big {
+                    b"0123456789"
+                } else {
+                    b"x"
+                })))
+                .expect("res")
+        });
+        let mut s = ResponseCache::new(
+            svc(&calls, handler),
+            ResponseCacheConfig {
+                max_body_bytes: 5,
+                ..ResponseCacheConfig::default()
+            },
+        );
+        for path in ["/big", "/big", "/missing", "/missing"] {
+            let res = s
+                .ready()
+                .await
+                .expect("ready")
+                .call(get(path))
+                .await
+                .expect("call");
+            assert!(!res.headers().contains_key(header::ETAG));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        let _ = s.get_mut();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn not_modified_carries_vary_and_origin_etag_is_kept() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler: Handler = Arc::new(|_| {
+            Response::builder()
+                .header(header::CACHE_CONTROL, "max-age=60")
+                .header(header::VARY, "accept-language")
+                .header(header::ETAG, "W/\"v1\"")
+                .body(Full::new(Bytes::from_static(b"x")))
+                .expect("res")
+        });
+        let mut s = ResponseCacheLayer::new().layer(svc(&calls, handler));
+        let req = || {
+            Request::get("/a")
+                .header(header::IF_NONE_MATCH, "\"v1\"")
+                .body(())
+                .expect("req")
+        };
+        for _ in 0..2 {
+            let res = s
+                .ready()
+                .await
+                .expect("ready")
+                .call(req())
+                .await
+                .expect("call");
+            assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+            assert_eq!(res.headers()[header::ETAG], "W/\"v1\"");
+            assert_eq!(res.headers()[header::VARY], "accept-language");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn partial_body_size_hint_counts_buffered_frames() {
+        let rest = Full::new(Bytes::from_static(b"abc"));
+        let frames = VecDeque::from([Frame::data(Bytes::from_static(b"12"))]);
+        let body = ResponseBody::partial(frames, None, Some(Box::pin(rest)));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert!(!body.is_end_stream());
+        let body = ResponseBody::<Full<Bytes>>::full(Bytes::from_static(b"12"));
+        assert_eq!(body.size_hint().exact(), Some(2));
+        assert!(ResponseBody::<Full<Bytes>>::empty().is_end_stream());
+        assert!(format!("{body:?}").contains("full"));
+    }
+
     #[tokio::test]
     async fn other_methods_pass_through() {
         let calls = Arc::new(AtomicUsize::new(0));
