@@ -23,7 +23,7 @@ struct Counters {
     secret: Arc<AtomicUsize>,
 }
 
-async fn serve(layer: ResponseCacheLayer) -> (SocketAddr, Counters) {
+async fn serve(layer: Option<ResponseCacheLayer>) -> (SocketAddr, Counters) {
     let counters = Counters::default();
     let c = counters.clone();
     let app = Router::new()
@@ -79,8 +79,11 @@ async fn serve(layer: ResponseCacheLayer) -> (SocketAddr, Counters) {
                 c.secret.fetch_add(1, Ordering::SeqCst);
                 ([(header::CACHE_CONTROL, "no-store")], "secret")
             }),
-        )
-        .layer(layer);
+        );
+    let app = match layer {
+        Some(layer) => app.layer(layer),
+        None => app,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -98,7 +101,7 @@ fn client() -> reqwest::Client {
 
 #[tokio::test]
 async fn second_get_is_a_hit_with_age_and_same_etag() {
-    let (addr, counters) = serve(ResponseCacheLayer::new()).await;
+    let (addr, counters) = serve(Some(ResponseCacheLayer::new())).await;
     let url = format!("http://{addr}/v1/notes/7");
     let first = client().get(&url).send().await.expect("first");
     assert_eq!(first.status(), 200);
@@ -126,7 +129,7 @@ async fn second_get_is_a_hit_with_age_and_same_etag() {
 
 #[tokio::test]
 async fn if_none_match_gets_304_from_cache_and_from_fresh_responses() {
-    let (addr, counters) = serve(ResponseCacheLayer::new()).await;
+    let (addr, counters) = serve(Some(ResponseCacheLayer::new())).await;
     let url = format!("http://{addr}/v1/notes/1");
     let etag = client().get(&url).send().await.expect("first").headers()[header::ETAG].clone();
 
@@ -177,7 +180,7 @@ async fn if_none_match_gets_304_from_cache_and_from_fresh_responses() {
 
 #[tokio::test]
 async fn vary_accept_language_keeps_variants_apart() {
-    let (addr, counters) = serve(ResponseCacheLayer::new()).await;
+    let (addr, counters) = serve(Some(ResponseCacheLayer::new())).await;
     let url = format!("http://{addr}/greeting");
     let ask = |lang: &'static str| {
         let url = url.clone();
@@ -204,7 +207,7 @@ async fn vary_accept_language_keeps_variants_apart() {
 
 #[tokio::test]
 async fn no_store_is_never_cached() {
-    let (addr, counters) = serve(ResponseCacheLayer::new()).await;
+    let (addr, counters) = serve(Some(ResponseCacheLayer::new())).await;
     for _ in 0..3 {
         let res = client()
             .get(format!("http://{addr}/secret"))
@@ -219,7 +222,7 @@ async fn no_store_is_never_cached() {
 
 #[tokio::test]
 async fn post_invalidates_the_uri() {
-    let (addr, _counters) = serve(ResponseCacheLayer::new()).await;
+    let (addr, _counters) = serve(Some(ResponseCacheLayer::new())).await;
     let url = format!("http://{addr}/v1/notes/3");
     assert_eq!(
         client()
@@ -256,4 +259,32 @@ async fn post_invalidates_the_uri() {
         .await
         .expect("b");
     assert_eq!(after, "note 3 v102", "the handler ran again after the POST");
+}
+
+/// The same layer in the client position: around hyper's client, caching what a remote
+/// service answers.
+#[tokio::test]
+async fn layer_around_an_http_client_caches_upstream_responses() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+    use tower::{Layer, ServiceExt};
+
+    let (addr, counters) = serve(None).await;
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    let cached = ResponseCacheLayer::new().layer(client);
+    let uri = format!("http://{addr}/v1/notes/5");
+    for _ in 0..3 {
+        let req = http::Request::get(&uri)
+            .body(Empty::new())
+            .expect("request");
+        let res = cached.clone().oneshot(req).await.expect("response");
+        assert_eq!(res.status(), 200);
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(body, "note 5 v1");
+    }
+    assert_eq!(
+        counters.note.load(Ordering::SeqCst),
+        1,
+        "served from the client-side cache"
+    );
 }
