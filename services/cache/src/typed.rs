@@ -564,6 +564,26 @@ mod tests {
         assert!(cache.inner.flights.lock().expect("lock").is_empty());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn stampede_on_a_multi_thread_runtime_runs_one_loader() {
+        let cache = TypedCache::new(MemoryCache::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(tokio::sync::Barrier::new(100));
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let (cache, start) = (cache.clone(), Arc::clone(&start));
+            let loader = counted(&runs, "v", Duration::from_millis(50));
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                cache.get_or_insert_with("k", MIN, loader).await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.expect("join").expect("load"), "v");
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn loader_error_reaches_every_waiter_and_is_not_cached() {
         #[derive(Debug, thiserror::Error)]
