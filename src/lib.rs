@@ -63,3 +63,8 @@ pub use core_backend_ratelimit as ratelimit;
 /// ([`core_backend_redis`]).
 #[cfg(feature = "redis")]
 pub use core_backend_redis as redis;
+
+/// Caches with single-flight loading, stale-while-revalidate and negative caching; the HTTP
+/// response-cache layer with `ETag` / 304 ([`core_backend_cache`]).
+#[cfg(feature = "cache")]
+pub use core_backend_cache as cache;
