@@ -1,6 +1,6 @@
 //! [`RetryLayer`] and its builder.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use tower_layer::Layer;
 
@@ -14,10 +14,18 @@ use crate::{
 
 /// Layer that retries failed requests of the wrapped service; see the [crate docs](crate).
 ///
-/// Cheap to clone (an `Arc` and the classifier / replay values).
-#[derive(Debug, Clone)]
+/// Cheap to clone (one `Arc`).
+#[derive(Debug)]
 pub struct RetryLayer<C = DefaultHttpClassifier, R = HttpReplay> {
     policy: RetryPolicy<C, R>,
+}
+
+impl<C, R> Clone for RetryLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+        }
+    }
 }
 
 impl RetryLayer {
@@ -41,7 +49,7 @@ impl<C, R> RetryLayer<C, R> {
     }
 }
 
-impl<S, C: Clone, R: Clone> Layer<S> for RetryLayer<C, R> {
+impl<S, C, R> Layer<S> for RetryLayer<C, R> {
     type Service = Retry<S, C, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
@@ -182,14 +190,14 @@ impl<C, R> RetryLayerBuilder<C, R> {
     /// The policy alone, for `tower::retry::Retry::new(policy, service)`.
     pub fn policy(self) -> RetryPolicy<C, R> {
         RetryPolicy::new(
-            Arc::new(Settings {
+            Settings {
                 backoff: self.backoff,
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
                 max_retry_after: self.max_retry_after,
                 budget: self.budget,
                 seed: self.seed,
-            }),
+            },
             self.classifier,
             self.replay,
         )
@@ -484,13 +492,13 @@ mod tests {
             .jitter(Jitter::Equal)
             .max_retry_after(ms(1))
             .policy();
-        assert_eq!(policy.settings.backoff.jitter, Jitter::Equal);
+        assert_eq!(policy.shared.settings.backoff.jitter, Jitter::Equal);
         let c = RetryConfig {
             idempotent_only: false,
             budget_enabled: false,
             ..RetryConfig::default()
         };
         let p = RetryLayerBuilder::from_config(&c).policy();
-        assert!(p.settings.budget.is_none());
+        assert!(p.shared.settings.budget.is_none());
     }
 }

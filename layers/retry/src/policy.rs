@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Settings shared (through an `Arc`) by every clone of a policy.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
     pub(crate) max_attempts: u32,
@@ -19,6 +19,14 @@ pub(crate) struct Settings {
     pub(crate) max_retry_after: Duration,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) seed: Option<u64>,
+}
+
+/// Everything a policy shares with its clones: one `Arc` increment per request.
+#[derive(Debug)]
+pub(crate) struct Shared<C, R> {
+    pub(crate) settings: Settings,
+    pub(crate) classifier: C,
+    pub(crate) replay: R,
 }
 
 /// A [`tower::retry::Policy`]: classify the result with `C`, copy the request with `R`, wait
@@ -37,21 +45,17 @@ pub(crate) struct Settings {
 /// makes for each request, so one policy serves any number of concurrent requests.
 #[derive(Debug)]
 pub struct RetryPolicy<C, R> {
-    pub(crate) settings: Arc<Settings>,
-    pub(crate) classifier: C,
-    pub(crate) replay: R,
+    pub(crate) shared: Arc<Shared<C, R>>,
     attempt: u32,
     previous: Duration,
     start: Option<Instant>,
     rng: Option<fastrand::Rng>,
 }
 
-impl<C: Clone, R: Clone> Clone for RetryPolicy<C, R> {
+impl<C, R> Clone for RetryPolicy<C, R> {
     fn clone(&self) -> Self {
         Self {
-            settings: Arc::clone(&self.settings),
-            classifier: self.classifier.clone(),
-            replay: self.replay.clone(),
+            shared: Arc::clone(&self.shared),
             attempt: self.attempt,
             previous: self.previous,
             start: self.start,
@@ -61,11 +65,13 @@ impl<C: Clone, R: Clone> Clone for RetryPolicy<C, R> {
 }
 
 impl<C, R> RetryPolicy<C, R> {
-    pub(crate) fn new(settings: Arc<Settings>, classifier: C, replay: R) -> Self {
+    pub(crate) fn new(settings: Settings, classifier: C, replay: R) -> Self {
         Self {
-            settings,
-            classifier,
-            replay,
+            shared: Arc::new(Shared {
+                settings,
+                classifier,
+                replay,
+            }),
             attempt: 0,
             previous: Duration::ZERO,
             start: None,
@@ -81,7 +87,7 @@ impl<C, R> RetryPolicy<C, R> {
             RetryDecision::Retry => None,
             RetryDecision::RetryAfter(d) => Some(d),
         };
-        let s = &*self.settings;
+        let s = &self.shared.settings;
         let attempts_done = self.attempt + 1;
         if attempts_done >= s.max_attempts.max(1) {
             give_up("max_attempts", attempts_done);
@@ -130,10 +136,10 @@ impl<C, R> RetryPolicy<C, R> {
 
     /// Called once per original request.
     pub(crate) fn on_first_attempt(&mut self) {
-        if let Some(budget) = &self.settings.budget {
+        if let Some(budget) = &self.shared.settings.budget {
             budget.deposit();
         }
-        if self.settings.max_elapsed.is_some() {
+        if self.shared.settings.max_elapsed.is_some() {
             self.start = Some(Instant::now());
         }
     }
@@ -153,7 +159,7 @@ where
     type Future = Sleep;
 
     fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Sleep> {
-        let decision = self.classifier.classify(result);
+        let decision = self.shared.classifier.classify(result);
         self.next_delay(decision).map(tokio::time::sleep)
     }
 
@@ -163,7 +169,7 @@ where
         if self.attempt == 0 {
             self.on_first_attempt();
         }
-        self.replay.replay(req)
+        self.shared.replay.replay(req)
     }
 }
 

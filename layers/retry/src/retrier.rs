@@ -64,9 +64,17 @@ where
 /// assert!(result.is_err()); // NotFound is not retried
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Retrier<C = AnyError> {
     policy: RetryPolicy<C, CloneReplay>,
+}
+
+impl<C> Clone for Retrier<C> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+        }
+    }
 }
 
 impl Default for Retrier {
@@ -103,16 +111,15 @@ impl<C> Retrier<C> {
 
     /// Uses `classifier` on each result (it may also ask to retry an `Ok`, or give a delay).
     pub fn classifier<C2>(self, classifier: C2) -> Retrier<C2> {
-        let RetryPolicy { settings, .. } = self.policy;
         Retrier {
-            policy: RetryPolicy::new(settings, classifier, CloneReplay),
+            policy: RetryPolicy::new(self.policy.shared.settings.clone(), classifier, CloneReplay),
         }
     }
 
     /// Runs `op` until the classifier is satisfied or retrying stops; returns the last result.
     pub async fn run<F, Fut, T, E>(&self, mut op: F) -> Result<T, E>
     where
-        C: Classify<T, E> + Clone,
+        C: Classify<T, E>,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
@@ -120,7 +127,7 @@ impl<C> Retrier<C> {
         state.on_first_attempt();
         loop {
             let result = op().await;
-            let decision = state.classifier.classify(&result);
+            let decision = state.shared.classifier.classify(&result);
             match state.next_delay(decision) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return result,
