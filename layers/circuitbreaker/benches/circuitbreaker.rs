@@ -1,0 +1,81 @@
+//! Circuit-breaker call overhead in the closed state: ours vs failsafe vs tower-resilience.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::{convert::Infallible, hint::black_box, time::Duration};
+
+use core_backend_circuitbreaker::{CircuitBreaker, CircuitBreakerLayer, ErrorClassifier};
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::{Layer, Service, ServiceExt};
+
+async fn ok(req: u64) -> Result<u64, Infallible> {
+    Ok(req + 1)
+}
+
+fn run<S>(b: &mut criterion::Bencher<'_>, rt: &tokio::runtime::Runtime, svc: &S)
+where
+    S: Service<u64, Response = u64> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    b.to_async(rt).iter_custom(|iters| {
+        let mut svc = svc.clone();
+        async move {
+            let start = std::time::Instant::now();
+            for i in 0..iters {
+                let s = svc.ready().await.unwrap();
+                black_box(s.call(i).await.unwrap());
+            }
+            start.elapsed()
+        }
+    });
+}
+
+fn closed_call(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("circuitbreaker_closed_call");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+
+    let bare = tower::service_fn(ok);
+    g.bench_function("bare_service", |b| run(b, &rt, &bare));
+
+    let ours = rt.block_on(async {
+        CircuitBreakerLayer::new(CircuitBreaker::builder().build())
+            .classifier(ErrorClassifier)
+            .layer(tower::service_fn(ok))
+    });
+    g.bench_function("core_backend_circuitbreaker", |b| run(b, &rt, &ours));
+
+    // failsafe has no tower layer: wrap the inner call's future, as its docs show.
+    let failsafe_cb = failsafe::Config::new().build();
+    g.bench_function("failsafe", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let cb = failsafe_cb.clone();
+            let mut svc = tower::service_fn(ok);
+            async move {
+                use failsafe::futures::CircuitBreaker as _;
+                let start = std::time::Instant::now();
+                for i in 0..iters {
+                    let s = svc.ready().await.unwrap();
+                    black_box(cb.call(s.call(i)).await.unwrap());
+                }
+                start.elapsed()
+            }
+        });
+    });
+
+    let resilience = rt.block_on(async {
+        tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
+            .build()
+            .unwrap()
+            .layer(tower::service_fn(ok))
+    });
+    g.bench_function("tower_resilience_circuitbreaker", |b| {
+        run(b, &rt, &resilience);
+    });
+    g.finish();
+}
+
+criterion_group!(benches, closed_call);
+criterion_main!(benches);
