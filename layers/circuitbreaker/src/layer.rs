@@ -19,6 +19,17 @@ pub struct CircuitBreakerLayer<C = DefaultHttpClassifier, O = ErrorOnOpen> {
 }
 
 impl CircuitBreakerLayer {
+    /// A breaker builder whose [`build_layer`](crate::CircuitBreakerBuilder::build_layer)
+    /// gives this layer: `CircuitBreakerLayer::builder().failure_rate_threshold(25.0).build_layer()`.
+    pub fn builder() -> crate::CircuitBreakerBuilder {
+        crate::CircuitBreakerBuilder::new()
+    }
+
+    /// A layer around a new breaker configured by `config`.
+    pub fn from_config(config: &crate::CircuitBreakerConfig) -> Self {
+        Self::new(CircuitBreaker::from_config(config))
+    }
+
     /// A layer around `breaker`, classifying with [`DefaultHttpClassifier`] and refusing
     /// with a [`CircuitOpen`](crate::CircuitOpen) error.
     pub fn new(breaker: CircuitBreaker) -> Self {

@@ -278,6 +278,60 @@ mod tests {
         assert_eq!(w.snapshot(13), Snapshot::default());
     }
 
+    proptest::proptest! {
+        /// The count window agrees with a plain "last n outcomes" model.
+        #[test]
+        fn count_window_matches_model(
+            size in 1u32..16,
+            outcomes in proptest::collection::vec(0u8..4, 0..64),
+        ) {
+            let w = Window::count(size);
+            let mut model = std::collections::VecDeque::new();
+            for o in outcomes {
+                let mask = ((o & 1) * FAILED) | (((o >> 1) & 1) * SLOW);
+                w.record(mask, 0);
+                model.push_back(mask);
+                if model.len() > size as usize {
+                    model.pop_front();
+                }
+                let expected = Snapshot {
+                    calls: model.len() as u64,
+                    failures: model.iter().filter(|m| *m & FAILED != 0).count() as u64,
+                    slow: model.iter().filter(|m| *m & SLOW != 0).count() as u64,
+                };
+                proptest::prop_assert_eq!(w.snapshot(0), expected);
+            }
+        }
+
+        /// The time window agrees with a model keeping (second, outcome) pairs.
+        #[test]
+        fn time_window_matches_model(
+            size in 1u32..8,
+            steps in proptest::collection::vec((0u64..3, 0u8..4), 0..64),
+        ) {
+            let w = Window::time(size);
+            let mut now = 0u64;
+            let mut model: Vec<(u64, u8)> = Vec::new();
+            for (dt, o) in steps {
+                now += dt;
+                let mask = ((o & 1) * FAILED) | (((o >> 1) & 1) * SLOW);
+                w.record(mask, now);
+                model.push((now, mask));
+                let live: Vec<u8> = model
+                    .iter()
+                    .filter(|(t, _)| now - t < u64::from(size))
+                    .map(|(_, m)| *m)
+                    .collect();
+                let expected = Snapshot {
+                    calls: live.len() as u64,
+                    failures: live.iter().filter(|m| *m & FAILED != 0).count() as u64,
+                    slow: live.iter().filter(|m| *m & SLOW != 0).count() as u64,
+                };
+                proptest::prop_assert_eq!(w.snapshot(now), expected);
+            }
+        }
+    }
+
     #[test]
     fn count_window_concurrent_totals_are_exact_when_quiescent() {
         let w = std::sync::Arc::new(Window::count(64));

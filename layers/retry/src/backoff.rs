@@ -218,6 +218,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Every schedule stays within its documented bounds, for any base, cap and retry.
+        #[test]
+        fn schedules_stay_in_bounds(
+            base_ms in 0u64..10_000,
+            cap_ms in 0u64..100_000,
+            n in 0u32..200,
+            seed in proptest::prelude::any::<u64>(),
+            prev_ms in 0u64..200_000,
+        ) {
+            let b = Backoff::exponential(ms(base_ms), ms(cap_ms));
+            let cap = b.cap();
+            let exp = b.exponential_delay(n);
+            proptest::prop_assert!(exp <= cap && exp >= b.base().min(cap));
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let prev = ms(prev_ms);
+            proptest::prop_assert_eq!(b.jitter(Jitter::None).delay(n, prev, &mut rng), exp);
+            proptest::prop_assert!(b.jitter(Jitter::Full).delay(n, prev, &mut rng) <= exp);
+            let e = b.jitter(Jitter::Equal).delay(n, prev, &mut rng);
+            proptest::prop_assert!(e >= exp / 2 && e <= exp);
+            let d = b.jitter(Jitter::Decorrelated).delay(n, prev, &mut rng);
+            proptest::prop_assert!(d >= b.base() && d <= cap);
+        }
+    }
+
     #[test]
     fn decorrelated_jitter_bounded() {
         let b = Backoff::exponential(ms(100), ms(1000)).jitter(Jitter::Decorrelated);
