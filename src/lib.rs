@@ -1,1 +1,51 @@
-//! core-backend: production building blocks for Rust backends.
+//! core-backend: production building blocks for Rust backends, shaped the tower way.
+//!
+//! Every package is its own crate (`core-backend-<pkg>`) and is re-exported here behind a
+//! cargo feature of the same name, so `features = ["retry"]` gives `core_backend::retry`.
+//! The facade is also where packages meet: [`app`] assembles the server, REST gateway, health
+//! and observability packages into a ready server stack.
+//!
+//! ```no_run
+//! # #[cfg(feature = "app")]
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), core_backend::BoxError> {
+//! use core_backend::{app::App, server::ServerConfig};
+//!
+//! let telemetry = core_backend::observability::init(Default::default())?;
+//! let app = App::builder(ServerConfig::default())
+//!     .metrics(telemetry.prometheus_handle())
+//!     .router(axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" })))
+//!     .bind()
+//!     .await?;
+//! println!("listening on http://{}", app.local_addr());
+//! app.serve().await
+//! # }
+//! # #[cfg(not(feature = "app"))]
+//! # fn main() {}
+//! ```
+
+/// Boxed error used across the toolkit (the same as tower's).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(feature = "app")]
+pub mod app;
+
+/// Unified HTTP + gRPC server ([`core_backend_server`]).
+#[cfg(feature = "server")]
+pub use core_backend_server as server;
+
+/// REST/JSON gateway to gRPC methods ([`core_backend_gateway`]).
+#[cfg(feature = "gateway")]
+pub use core_backend_gateway as gateway;
+
+/// Layered typed settings ([`core_backend_config`]).
+#[cfg(feature = "config")]
+pub use core_backend_config as config;
+
+/// Health checks and probes ([`core_backend_health`]).
+#[cfg(feature = "health")]
+pub use core_backend_health as health;
+
+/// Logs, traces, metrics and their layers ([`core_backend_observability`]).
+#[cfg(feature = "observability")]
+pub use core_backend_observability as observability;

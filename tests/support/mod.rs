@@ -1,0 +1,167 @@
+//! Starts the flagship example as a child process and talks to it over real sockets.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// Path of the compiled `api` example next to this test binary (cargo and nextest build examples
+/// together with the tests); built on demand when a test is run in isolation.
+pub fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/api
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let bin = profile_dir.join("examples").join("api");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "api"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build --example api");
+        assert!(status.success(), "cargo build --example api failed");
+    }
+    bin
+}
+
+/// A running flagship; killed when dropped.
+pub struct Api {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: mpsc::Receiver<String>,
+    pub stdout_rest: mpsc::Receiver<String>,
+}
+
+impl Api {
+    /// Starts the example on `127.0.0.1:0` with `env` on top of a clean `API_*` environment and waits
+    /// for its `listening on http://…` line.
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::try_start(env).unwrap_or_else(|e| panic!("example did not start: {e}"))
+    }
+
+    /// Like [`Api::start`] but returns the collected stderr when the process exits before listening.
+    pub fn try_start(env: &[(&str, &str)]) -> Result<Self, String> {
+        let mut cmd = Command::new(example_binary());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("API_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("API_SERVER__ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+
+        let (err_tx, err_rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let (line_tx, line_rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match line_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("listening on http://") {
+                        let addr = rest.trim().parse().map_err(|e| format!("{line}: {e}"))?;
+                        return Ok(Self {
+                            child,
+                            addr,
+                            stderr: err_rx,
+                            stdout_rest: line_rx,
+                        });
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let err: Vec<String> = err_rx.try_iter().collect();
+                return Err(format!("exited with {status}: {}", err.join("\n")));
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return Err("no `listening on` line within 60s".into());
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A tonic channel to the example.
+pub async fn grpc_channel(api: &Api) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(api.url(""))
+        .expect("endpoint")
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("connect gRPC")
+}
+
+/// A plain HTTP client with timeouts.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
