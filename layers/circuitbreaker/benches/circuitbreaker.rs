@@ -29,6 +29,42 @@ where
     });
 }
 
+async fn time<S>(svc: &S, n: u64) -> Duration
+where
+    S: Service<u64, Response = u64> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let mut svc = svc.clone();
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let s = svc.ready().await.unwrap();
+        black_box(s.call(i).await.unwrap());
+    }
+    start.elapsed()
+}
+
+async fn time_failsafe<P, I>(cb: &failsafe::StateMachine<P, I>, n: u64) -> Duration
+where
+    P: failsafe::FailurePolicy + Send + Sync,
+    I: failsafe::Instrument + Send + Sync,
+{
+    use failsafe::futures::CircuitBreaker as _;
+    let mut svc = tower::service_fn(ok);
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let s = svc.ready().await.unwrap();
+        black_box(cb.call(s.call(i)).await.unwrap());
+    }
+    start.elapsed()
+}
+
+/// Median over `rounds` of the ratio of two alternating timed batches: robust to the load
+/// drift of a shared machine, which skews benches that run one after the other.
+fn median(mut ratios: Vec<f64>) -> f64 {
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
 fn closed_call(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -75,6 +111,34 @@ fn closed_call(c: &mut Criterion) {
         run(b, &rt, &resilience);
     });
     g.finish();
+
+    let batch = 50_000;
+    let vs_failsafe = median(
+        (0..21)
+            .map(|_| {
+                rt.block_on(async {
+                    let a = time(&ours, batch).await;
+                    let b = time_failsafe(&failsafe_cb, batch).await;
+                    a.as_secs_f64() / b.as_secs_f64()
+                })
+            })
+            .collect(),
+    );
+    println!("paired median ratio core_backend_circuitbreaker / failsafe = {vs_failsafe:.3}");
+    let vs_resilience = median(
+        (0..21)
+            .map(|_| {
+                rt.block_on(async {
+                    let a = time(&ours, batch).await;
+                    let b = time(&resilience, batch).await;
+                    a.as_secs_f64() / b.as_secs_f64()
+                })
+            })
+            .collect(),
+    );
+    println!(
+        "paired median ratio core_backend_circuitbreaker / tower_resilience_circuitbreaker = {vs_resilience:.3}"
+    );
 }
 
 criterion_group!(benches, closed_call);

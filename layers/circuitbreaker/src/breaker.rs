@@ -379,7 +379,7 @@ impl CircuitBreaker {
             breaker: self.clone(),
             epoch,
             probe,
-            start: Instant::now(),
+            start: std::time::Instant::now(),
             done: false,
         }
     }
@@ -624,7 +624,9 @@ pub struct Permit {
     breaker: CircuitBreaker,
     epoch: u32,
     probe: bool,
-    start: Instant,
+    // std's clock, not tokio's: with tokio's `test-util` feature (often unified into test and
+    // bench builds) `tokio::time::Instant::now` takes a mutex.
+    start: std::time::Instant,
     done: bool,
 }
 
@@ -646,9 +648,16 @@ impl Permit {
     /// Records the call's outcome; its duration (since the permit was issued) decides
     /// whether it was slow.
     #[inline]
-    pub fn record(mut self, outcome: Outcome) {
-        self.done = true;
+    pub fn record(self, outcome: Outcome) {
         let elapsed = self.start.elapsed();
+        self.record_elapsed(outcome, elapsed);
+    }
+
+    /// Records the call's outcome with a duration measured by the caller (e.g. excluding
+    /// time spent queued before the call).
+    #[inline]
+    pub fn record_elapsed(mut self, outcome: Outcome, elapsed: Duration) {
+        self.done = true;
         self.breaker
             .on_result(self.epoch, self.probe, outcome, elapsed);
     }
@@ -724,10 +733,10 @@ mod tests {
             .slow_call_duration(Duration::from_millis(100))
             .slow_call_rate_threshold(75.0)
             .build();
-        for i in 0..4 {
-            let p = b.try_acquire().unwrap();
-            advance(Duration::from_millis(if i == 0 { 10 } else { 150 })).await;
-            p.record(S);
+        for ms in [10, 150, 100, 3000] {
+            b.try_acquire()
+                .unwrap()
+                .record_elapsed(S, Duration::from_millis(ms));
         }
         assert_eq!(b.state(), State::Open);
         let m = b.metrics();

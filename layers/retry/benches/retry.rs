@@ -104,6 +104,38 @@ where
     });
 }
 
+/// Alternates `rounds` batches of `a` and `b` and returns the median of the per-round time
+/// ratios `a / b`: robust to the load drift of a shared machine, which skews groups whose
+/// benches run one after the other.
+fn paired<A, B>(rt: &tokio::runtime::Runtime, a: &A, b: &B, rounds: usize, batch: u64) -> f64
+where
+    A: Service<Req, Response = Response<()>, Error = Infallible> + Clone,
+    B: Service<Req, Response = Response<()>, Error = Infallible> + Clone,
+{
+    async fn time<S>(svc: &S, n: u64) -> Duration
+    where
+        S: Service<Req, Response = Response<()>, Error = Infallible> + Clone,
+    {
+        let mut svc = svc.clone();
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            drive(&mut svc).await;
+        }
+        start.elapsed()
+    }
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|_| {
+            rt.block_on(async {
+                let ta = time(a, batch).await;
+                let tb = time(b, batch).await;
+                ta.as_secs_f64() / tb.as_secs_f64()
+            })
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
 fn no_retry(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -115,6 +147,13 @@ fn no_retry(c: &mut Criterion) {
     let bare = tower::service_fn(ok);
     g.bench_function("bare_service", |b| run(b, &rt, &bare));
 
+    let ours = rt.block_on(async {
+        RetryLayer::builder()
+            .max_attempts(3)
+            .build()
+            .layer(tower::service_fn(ok))
+    });
+    g.bench_function("core_backend_retry", |b| run(b, &rt, &ours));
     let tower_attempts = tower::retry::Retry::new(Attempts(2), tower::service_fn(ok));
     g.bench_function("tower_retry_attempts", |b| {
         run(b, &rt, &tower_attempts);
@@ -128,14 +167,12 @@ fn no_retry(c: &mut Criterion) {
         run(b, &rt, &tower_budget);
     });
 
-    let ours = rt.block_on(async {
-        RetryLayer::builder()
-            .max_attempts(3)
-            .build()
-            .layer(tower::service_fn(ok))
-    });
-    g.bench_function("core_backend_retry", |b| run(b, &rt, &ours));
     g.finish();
+
+    let ratio = paired(&rt, &ours, &tower_attempts, 21, 20_000);
+    println!("paired median ratio core_backend_retry / tower_retry_attempts = {ratio:.3}");
+    let ratio = paired(&rt, &ours, &tower_budget, 21, 20_000);
+    println!("paired median ratio core_backend_retry / tower_retry_tps_budget = {ratio:.3}");
 }
 
 criterion_group!(benches, no_retry);

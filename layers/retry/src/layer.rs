@@ -406,10 +406,10 @@ mod tests {
                 .build();
             let res = layer.layer(svc).oneshot(get()).await.unwrap();
             assert_eq!(res.status(), 200);
-            let mut rng = fastrand::Rng::with_seed(42);
             let mut expected = vec![Duration::ZERO];
             let mut prev = Duration::ZERO;
             for n in 0..4 {
+                let mut rng = fastrand::Rng::with_seed(42 + u64::from(n));
                 prev = backoff.delay(n, prev, &mut rng);
                 // tokio's timer fires on whole milliseconds, rounding up.
                 let tick = Duration::from_millis(prev.as_nanos().div_ceil(1_000_000) as u64);

@@ -2,6 +2,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use std::pin::Pin;
+
 use tokio::time::{Instant, Sleep};
 
 use crate::{
@@ -49,7 +51,6 @@ pub struct RetryPolicy<C, R> {
     attempt: u32,
     previous: Duration,
     start: Option<Instant>,
-    rng: Option<fastrand::Rng>,
 }
 
 impl<C, R> Clone for RetryPolicy<C, R> {
@@ -59,7 +60,6 @@ impl<C, R> Clone for RetryPolicy<C, R> {
             attempt: self.attempt,
             previous: self.previous,
             start: self.start,
-            rng: self.rng.clone(),
         }
     }
 }
@@ -75,7 +75,6 @@ impl<C, R> RetryPolicy<C, R> {
             attempt: 0,
             previous: Duration::ZERO,
             start: None,
-            rng: None,
         }
     }
 
@@ -100,11 +99,13 @@ impl<C, R> RetryPolicy<C, R> {
             return None;
         }
         let delay = server_delay.unwrap_or_else(|| {
-            let rng = self.rng.get_or_insert_with(|| match s.seed {
-                Some(seed) => fastrand::Rng::with_seed(seed),
+            // Seeded: retry `n` draws from `seed + n`, so schedules are reproducible without
+            // carrying a generator in every request's policy.
+            let mut rng = match s.seed {
+                Some(seed) => fastrand::Rng::with_seed(seed.wrapping_add(u64::from(self.attempt))),
                 None => fastrand::Rng::new(),
-            });
-            s.backoff.delay(self.attempt, self.previous, rng)
+            };
+            s.backoff.delay(self.attempt, self.previous, &mut rng)
         });
         if let (Some(max), Some(start)) = (s.max_elapsed, self.start)
             && start.elapsed() + delay > max
@@ -156,11 +157,14 @@ where
     C: Classify<Res, E>,
     R: Replay<Req>,
 {
-    type Future = Sleep;
+    // Boxed: a `Sleep` is large and only exists when a retry happens, so the response future
+    // of the common no-retry case stays small.
+    type Future = Pin<Box<Sleep>>;
 
-    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Sleep> {
+    fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
         let decision = self.shared.classifier.classify(result);
-        self.next_delay(decision).map(tokio::time::sleep)
+        self.next_delay(decision)
+            .map(|delay| Box::pin(tokio::time::sleep(delay)))
     }
 
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
@@ -174,4 +178,4 @@ where
 }
 
 #[cfg(test)]
-fn _policy_is_object_safe(_: Box<dyn tower::retry::Policy<(), (), (), Future = Sleep>>) {}
+fn _policy_is_object_safe(_: Box<dyn tower::retry::Policy<(), (), (), Future = Pin<Box<Sleep>>>>) {}
