@@ -88,6 +88,7 @@ impl RetryBudget {
     }
 
     /// Credits one original request.
+    #[inline]
     pub fn deposit(&self) {
         self.inner.add(self.inner.deposit);
     }
@@ -111,6 +112,7 @@ impl RetryBudget {
 }
 
 impl Inner {
+    #[inline]
     fn add(&self, amount: i64) {
         if amount <= 0 || self.balance.load(Ordering::Relaxed) >= self.max {
             return;

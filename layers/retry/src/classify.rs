@@ -132,6 +132,7 @@ impl DefaultHttpClassifier {
 }
 
 impl<B, E> Classify<Response<B>, E> for DefaultHttpClassifier {
+    #[inline]
     fn classify(&self, result: &Result<Response<B>, E>) -> RetryDecision {
         match result {
             Ok(res) if self.is_retryable(res.status()) => match retry_after(res.headers()) {

@@ -54,6 +54,7 @@ pub struct RetryPolicy<C, R> {
 }
 
 impl<C, R> Clone for RetryPolicy<C, R> {
+    #[inline]
     fn clone(&self) -> Self {
         Self {
             shared: Arc::clone(&self.shared),
@@ -80,12 +81,18 @@ impl<C, R> RetryPolicy<C, R> {
 
     /// Decides whether (and after how long) attempt `self.attempt + 1` failed transiently and
     /// should be retried. Shared by the tower policy and [`retry`](crate::retry()).
+    #[inline]
     pub(crate) fn next_delay(&mut self, decision: RetryDecision) -> Option<Duration> {
         let server_delay = match decision {
             RetryDecision::DontRetry => return None,
             RetryDecision::Retry => None,
             RetryDecision::RetryAfter(d) => Some(d),
         };
+        self.retry_delay(server_delay)
+    }
+
+    #[inline(never)]
+    fn retry_delay(&mut self, server_delay: Option<Duration>) -> Option<Duration> {
         let s = &self.shared.settings;
         let attempts_done = self.attempt + 1;
         if attempts_done >= s.max_attempts.max(1) {
@@ -136,6 +143,7 @@ impl<C, R> RetryPolicy<C, R> {
     }
 
     /// Called once per original request.
+    #[inline]
     pub(crate) fn on_first_attempt(&mut self) {
         if let Some(budget) = &self.shared.settings.budget {
             budget.deposit();
@@ -161,12 +169,14 @@ where
     // of the common no-retry case stays small.
     type Future = Pin<Box<Sleep>>;
 
+    #[inline]
     fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
         let decision = self.shared.classifier.classify(result);
         self.next_delay(decision)
             .map(|delay| Box::pin(tokio::time::sleep(delay)))
     }
 
+    #[inline]
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
         // tower calls this once before the first attempt (on the service's own policy, whose
         // state is then copied into the request's clone) and once before each retry.

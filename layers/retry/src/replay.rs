@@ -81,6 +81,7 @@ impl HttpReplay {
 }
 
 /// Whether `req` is idempotent: by method, the [`Idempotent`] extension or an `Idempotency-Key`.
+#[inline]
 pub fn is_idempotent<B>(req: &Request<B>) -> bool {
     matches!(
         *req.method(),
@@ -90,6 +91,7 @@ pub fn is_idempotent<B>(req: &Request<B>) -> bool {
 }
 
 impl<B: ReplayableBody> Replay<Request<B>> for HttpReplay {
+    #[inline]
     fn replay(&self, req: &Request<B>) -> Option<Request<B>> {
         if self.idempotent_only && !is_idempotent(req) {
             return None;
