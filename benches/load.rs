@@ -2,7 +2,7 @@
 //! hyper-util client (HTTP/1.1 keep-alive pool) send `GET`s to a loopback address until `total`
 //! requests are done. It returns the wall time and every latency, so one run gives req/s, p50 and p99.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code)]
 
 use std::{
     net::SocketAddr,
@@ -19,25 +19,25 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-pub type HttpClient = Client<HttpConnector, Empty<bytes::Bytes>>;
+pub(crate) type HttpClient = Client<HttpConnector, Empty<bytes::Bytes>>;
 
-pub fn client(concurrency: usize) -> HttpClient {
+pub(crate) fn client(concurrency: usize) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(concurrency)
         .build_http()
 }
 
-pub struct Run {
-    pub elapsed: Duration,
-    pub latencies: Vec<Duration>,
+pub(crate) struct Run {
+    pub(crate) elapsed: Duration,
+    pub(crate) latencies: Vec<Duration>,
 }
 
 impl Run {
-    pub fn per_second(&self) -> f64 {
+    pub(crate) fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    pub fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         let mut sorted = self.latencies.clone();
         sorted.sort_unstable();
         let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -47,7 +47,7 @@ impl Run {
 
 /// Sends `total` GETs of `path` to `addr` from `concurrency` tasks; panics on any non-200 answer,
 /// so a broken stack cannot produce a flattering figure.
-pub async fn drive(
+pub(crate) async fn drive(
     client: &HttpClient,
     addr: SocketAddr,
     path: &str,

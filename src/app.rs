@@ -173,8 +173,7 @@ impl AppBuilder {
     where
         L: Layer<InnerService> + Send + 'static,
         L::Service: Service<http::Request<axum::body::Body>> + Clone + Send + 'static,
-        <L::Service as Service<http::Request<axum::body::Body>>>::Response:
-            IntoResponse + 'static,
+        <L::Service as Service<http::Request<axum::body::Body>>>::Response: IntoResponse + 'static,
         <L::Service as Service<http::Request<axum::body::Body>>>::Error: Into<BoxError> + 'static,
         <L::Service as Service<http::Request<axum::body::Body>>>::Future: Send + 'static,
     {
@@ -213,7 +212,8 @@ impl AppBuilder {
             http = http.merge(core_backend_observability::metrics_router(handle));
         }
         let http = http.layer(HttpServerLayer::new());
-        let grpc = tonic::service::Routes::from(grpc.into_axum_router().layer(GrpcServerLayer::new()));
+        let grpc =
+            tonic::service::Routes::from(grpc.into_axum_router().layer(GrpcServerLayer::new()));
 
         server = server.router(http).grpc_routes(grpc);
         for set in descriptor_sets {
@@ -224,7 +224,10 @@ impl AppBuilder {
             .on_shutdown(move || registry.begin_shutdown())
             .bind()
             .await?;
-        Ok(BoundApp { server: bound, health })
+        Ok(BoundApp {
+            server: bound,
+            health,
+        })
     }
 }
 

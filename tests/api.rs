@@ -1,6 +1,8 @@
 //! End-to-end tests of the flagship (`examples/api`): the real binary on `127.0.0.1:0`, real HTTP
 //! and gRPC clients, the contract of DESIGN.md.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::{
@@ -16,13 +18,21 @@ use core_backend_example_proto::notes_v1::{
 use serde_json::{Value, json};
 use support::{Api, grpc_channel, http};
 
-fn assert_problem(resp_status: u16, headers: &reqwest::header::HeaderMap, body: &Value, status: u16) {
+fn assert_problem(
+    resp_status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &Value,
+    status: u16,
+) {
     assert_eq!(resp_status, status, "status, body: {body}");
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    assert!(ct.starts_with("application/problem+json"), "content-type {ct:?}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct:?}"
+    );
     assert_eq!(body["status"], json!(status), "problem body {body}");
     assert!(body["title"].is_string(), "problem body {body}");
 }
@@ -172,7 +182,10 @@ async fn bad_input_gets_clear_http_errors() {
     let body: Value = resp.json().await.unwrap();
     assert_problem(status, &headers, &body, 400);
     assert!(
-        body["detail"].as_str().unwrap_or_default().contains("column"),
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("column"),
         "{body}"
     );
 
@@ -208,7 +221,9 @@ async fn bad_input_gets_clear_http_errors() {
 async fn slow_loris_connection_is_closed_after_header_timeout() {
     let api = Api::start(&[("API_SERVER__HEADER_READ_TIMEOUT", "1s")]);
     let mut stream = TcpStream::connect(api.addr).unwrap();
-    stream.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -236,7 +251,12 @@ async fn health_endpoints_follow_the_contract() {
         200
     );
     assert_eq!(
-        client.get(api.url("/readyz")).send().await.unwrap().status(),
+        client
+            .get(api.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let resp = client.get(api.url("/healthz")).send().await.unwrap();
@@ -307,14 +327,20 @@ async fn metrics_expose_route_templates_not_raw_paths() {
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     assert!(!text.contains(&id), "raw path leaked into metrics");
-    let lines = text.lines().map(|l| Ok(l.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
-    let found = scrape.samples.iter().any(|s| {
-        s.metric.starts_with("http_server_request_duration")
-            && s.labels.get("http_route") == Some("/v1/notes/{id}")
-            && s.labels.get("http_request_method") == Some("GET")
-            && s.labels.get("http_response_status_code") == Some("200")
+    let samples = support::parse_prometheus(&text).expect("valid Prometheus text exposition");
+    let found = samples.iter().any(|s| {
+        s.name == "http_server_request_duration_seconds_count"
+            && s.label("http_route") == Some("/v1/notes/{id}")
+            && s.label("http_request_method") == Some("GET")
+            && s.label("http_response_status_code") == Some("200")
+            && s.value >= 3.0
     });
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.label("http_route").is_none_or(|r| !r.contains(&id))),
+        "raw path used as route label"
+    );
     assert!(found, "no duration sample for /v1/notes/{{id}} in:\n{text}");
 }
 
@@ -357,9 +383,8 @@ fn sigterm_drains_a_request_in_flight_then_exits_zero() {
 
 #[test]
 fn config_error_names_key_and_source() {
-    let err = match Api::try_start(&[("API_SERVER__ADDR", "not-an-address")]) {
-        Ok(_) => panic!("started with a bad address"),
-        Err(e) => e,
+    let Err(err) = Api::try_start(&[("API_SERVER__ADDR", "not-an-address")]) else {
+        panic!("started with a bad address");
     };
     assert!(err.contains("server.addr"), "{err}");
     assert!(err.contains("API_SERVER__ADDR"), "{err}");
@@ -369,11 +394,75 @@ fn config_error_names_key_and_source() {
 fn config_file_syntax_error_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("api.toml");
-    std::fs::write(&path, "[server]\naddr = \"127.0.0.1:0\"\nbody_limit = = 3\n").unwrap();
-    let err = match Api::try_start(&[("API_CONFIG", path.to_str().unwrap())]) {
-        Ok(_) => panic!("started with a broken config file"),
-        Err(e) => e,
+    std::fs::write(
+        &path,
+        "[server]\naddr = \"127.0.0.1:0\"\nbody_limit = = 3\n",
+    )
+    .unwrap();
+    let Err(err) = Api::try_start(&[("API_CONFIG", path.to_str().unwrap())]) else {
+        panic!("started with a broken config file");
     };
     assert!(err.contains("api.toml"), "{err}");
     assert!(err.contains('3'), "line number missing: {err}");
+}
+
+#[tokio::test]
+async fn grpc_reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let api = Api::start(&[]);
+    let mut client = ServerReflectionClient::new(grpc_channel(&api).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().expect("a response");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer: {response:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.iter().any(|n| n == "notes.v1.NotesService"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "grpc.health.v1.Health"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_once_shutdown_starts() {
+    // With a grace period the server keeps answering after SIGTERM while readiness is red.
+    let mut api = Api::start(&[("API_SERVER__SHUTDOWN_GRACE", "2s")]);
+    let client = http();
+    assert_eq!(
+        client
+            .get(api.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    api.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = client.get(api.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        client.get(api.url("/livez")).send().await.unwrap().status(),
+        200
+    );
+    let status = tokio::task::spawn_blocking(move || api.wait_exit(Duration::from_secs(15)))
+        .await
+        .unwrap()
+        .expect("exited");
+    assert!(status.success());
 }

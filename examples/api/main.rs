@@ -16,7 +16,9 @@ mod settings;
 use std::process::ExitCode;
 
 use core_backend::{app::App, health::Criticality, observability};
-use core_backend_example_proto::{FILE_DESCRIPTOR_SET, notes_v1::notes_service_server::NotesServiceServer};
+use core_backend_example_proto::{
+    FILE_DESCRIPTOR_SET, notes_v1::notes_service_server::NotesServiceServer,
+};
 
 use crate::notes::{NoteStore, Notes};
 

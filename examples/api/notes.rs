@@ -16,33 +16,33 @@ use tokio::sync::RwLock;
 use tonic::{Request, Response, Status};
 
 /// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
+pub(crate) const MAX_TITLE_CHARS: usize = 200;
 /// Longest body, in characters.
-pub const MAX_BODY_CHARS: usize = 10_000;
+pub(crate) const MAX_BODY_CHARS: usize = 10_000;
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 500;
 
 /// In-memory note store, ordered by id (ids are time-ordered UUIDv7, so newest last).
 #[derive(Debug, Clone, Default)]
-pub struct NoteStore {
+pub(crate) struct NoteStore {
     notes: Arc<RwLock<BTreeMap<String, Note>>>,
 }
 
 impl NoteStore {
     /// Number of stored notes; the readiness check reads it to prove the store answers.
-    pub async fn len(&self) -> usize {
+    pub(crate) async fn len(&self) -> usize {
         self.notes.read().await.len()
     }
 }
 
 /// `notes.v1.NotesService` over a [`NoteStore`].
 #[derive(Debug, Clone)]
-pub struct Notes {
+pub(crate) struct Notes {
     store: NoteStore,
 }
 
 impl Notes {
-    pub fn new(store: NoteStore) -> Self {
+    pub(crate) fn new(store: NoteStore) -> Self {
         Self { store }
     }
 }

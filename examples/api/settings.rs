@@ -1,9 +1,7 @@
 //! The flagship's settings: one section per package, loaded by `core_backend::config`.
 
 use core_backend::{
-    config::{ConfigLoader, ConfigError},
-    observability::ObservabilityConfig,
-    server::ServerConfig,
+    config::ConfigLoader, observability::ObservabilityConfig, server::ServerConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -11,11 +9,11 @@ use serde::{Deserialize, Serialize};
 /// `API_SERVER__ADDR=127.0.0.1:0`, `API_OBSERVABILITY__LOG_FORMAT=json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ApiSettings {
+pub(crate) struct ApiSettings {
     /// Listener, timeouts, limits, shutdown.
-    pub server: ServerConfig,
+    pub(crate) server: ServerConfig,
     /// Logs, metrics, traces.
-    pub observability: ObservabilityConfig,
+    pub(crate) observability: ObservabilityConfig,
 }
 
 impl Default for ApiSettings {
@@ -28,9 +26,9 @@ impl Default for ApiSettings {
 }
 
 /// Defaults < file named by `API_CONFIG` < `API_*` environment variables.
-pub fn load() -> Result<ApiSettings, ConfigError> {
-    ConfigLoader::<ApiSettings>::new()
+pub(crate) fn load() -> Result<ApiSettings, core_backend::BoxError> {
+    Ok(ConfigLoader::<ApiSettings>::new()
         .env_prefix("API")
         .file_from_env("API_CONFIG")
-        .load()
+        .load()?)
 }

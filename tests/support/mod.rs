@@ -82,20 +82,16 @@ impl Api {
 
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            match line_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on http://") {
-                        let addr = rest.trim().parse().map_err(|e| format!("{line}: {e}"))?;
-                        return Ok(Self {
-                            child,
-                            addr,
-                            stderr: err_rx,
-                            stdout_rest: line_rx,
-                        });
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {}
+            if let Ok(line) = line_rx.recv_timeout(Duration::from_millis(100))
+                && let Some(rest) = line.strip_prefix("listening on http://")
+            {
+                let addr = rest.trim().parse().map_err(|e| format!("{line}: {e}"))?;
+                return Ok(Self {
+                    child,
+                    addr,
+                    stderr: err_rx,
+                    stdout_rest: line_rx,
+                });
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let err: Vec<String> = err_rx.try_iter().collect();
@@ -164,4 +160,120 @@ pub fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("reqwest client")
+}
+
+/// One sample of the Prometheus text exposition format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses the Prometheus text exposition format (version 0.0.4) strictly: metric and label
+/// names, quoted label values with `\\`, `\"` and `\n` escapes (a `}` inside a value is data),
+/// a float value and an optional timestamp. Any malformed line is an error naming it.
+pub fn parse_prometheus(text: &str) -> Result<Vec<Sample>, String> {
+    fn is_name(s: &str, colon: bool) -> bool {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    }
+    let mut samples = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: &str| format!("line {}: {why}: {line:?}", n + 1);
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).ok_or_else(|| bad("no value"))?;
+        let name = &line[..name_end];
+        if !is_name(name, true) {
+            return Err(bad("bad metric name"));
+        }
+        let mut rest = &line[name_end..];
+        let mut labels = Vec::new();
+        if let Some(after) = rest.strip_prefix('{') {
+            let mut chars = after.char_indices().peekable();
+            loop {
+                // label name up to '=' (or '}' for an empty / trailing-comma set)
+                let start = chars
+                    .peek()
+                    .map(|&(i, _)| i)
+                    .ok_or_else(|| bad("unterminated labels"))?;
+                if after[start..].starts_with('}') {
+                    rest = &after[start + 1..];
+                    break;
+                }
+                let eq = after[start..]
+                    .find('=')
+                    .ok_or_else(|| bad("label without ="))?
+                    + start;
+                let key = after[start..eq].trim();
+                if !is_name(key, false) {
+                    return Err(bad("bad label name"));
+                }
+                while chars.peek().is_some_and(|&(i, _)| i <= eq) {
+                    chars.next();
+                }
+                if chars.next().map(|(_, c)| c) != Some('"') {
+                    return Err(bad("label value not quoted"));
+                }
+                let mut value = String::new();
+                loop {
+                    match chars.next().map(|(_, c)| c) {
+                        Some('\\') => match chars.next().map(|(_, c)| c) {
+                            Some('n') => value.push('\n'),
+                            Some('\\') => value.push('\\'),
+                            Some('"') => value.push('"'),
+                            _ => return Err(bad("bad escape")),
+                        },
+                        Some('"') => break,
+                        Some(c) => value.push(c),
+                        None => return Err(bad("unterminated label value")),
+                    }
+                }
+                labels.push((key.to_owned(), value));
+                match chars.next().map(|(_, c)| c) {
+                    Some(',') => {}
+                    Some('}') => {
+                        let end = chars.peek().map_or(after.len(), |&(i, _)| i);
+                        rest = &after[end..];
+                        break;
+                    }
+                    _ => return Err(bad("expected , or }")),
+                }
+            }
+        }
+        let mut fields = rest.split_whitespace();
+        let value = fields.next().ok_or_else(|| bad("no value"))?;
+        let value = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().map_err(|_| bad("bad value"))?,
+        };
+        if let Some(ts) = fields.next() {
+            ts.parse::<i64>().map_err(|_| bad("bad timestamp"))?;
+        }
+        if fields.next().is_some() {
+            return Err(bad("trailing data"));
+        }
+        samples.push(Sample {
+            name: name.to_owned(),
+            labels,
+            value,
+        });
+    }
+    Ok(samples)
 }

@@ -64,7 +64,7 @@ pub(crate) struct Completion {
     kind: Kind,
     start: Instant,
     attributes: Attributes,
-    active: Option<Vec<Label>>,
+    active: Option<metrics::Gauge>,
     http_status: Option<u16>,
     grpc_status: Option<i32>,
     transport_error: bool,
@@ -82,8 +82,10 @@ impl Completion {
             if let Some(scheme) = attributes.scheme {
                 labels.push(Label::new(semconv::URL_SCHEME, scheme));
             }
-            metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, labels.clone()).increment(1.0);
-            labels
+            // Keep the handle: the decrement then needs no second registry lookup.
+            let gauge = metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, labels);
+            gauge.increment(1.0);
+            gauge
         });
         Self {
             kind,
@@ -142,19 +144,20 @@ impl Completion {
             self.grpc_status = Some(if end_of_stream { 2 } else { 1 });
         }
         let elapsed = self.start.elapsed().as_secs_f64();
-        let mut labels = Vec::with_capacity(6);
-        let attrs = &self.attributes;
+        let mut labels = Vec::with_capacity(7);
+        // `record` runs once, so the owned values can move into the labels.
+        let attrs = &mut self.attributes;
         if let Some(method) = attrs.method {
             labels.push(Label::new(semconv::HTTP_REQUEST_METHOD, method));
         }
-        if let Some(route) = &attrs.route {
-            labels.push(Label::new(semconv::HTTP_ROUTE, route.clone()));
+        if let Some(route) = attrs.route.take() {
+            labels.push(Label::new(semconv::HTTP_ROUTE, route));
         }
         if let Some(scheme) = attrs.scheme {
             labels.push(Label::new(semconv::URL_SCHEME, scheme));
         }
-        if let Some((address, port)) = &attrs.server {
-            labels.push(Label::new(semconv::SERVER_ADDRESS, address.clone()));
+        if let Some((address, port)) = attrs.server.take() {
+            labels.push(Label::new(semconv::SERVER_ADDRESS, address));
             if let Some(port) = port {
                 labels.push(Label::new(semconv::SERVER_PORT, port.to_string()));
             }
@@ -162,11 +165,11 @@ impl Completion {
         if self.kind.is_grpc() {
             labels.push(Label::new(semconv::RPC_SYSTEM, "grpc"));
             let unimplemented = self.grpc_status == Some(12);
-            match &attrs.rpc {
+            match attrs.rpc.take() {
                 // An unknown method name is whatever the caller typed; keep it out of labels.
                 Some((service, method)) if !(unimplemented && self.kind == Kind::GrpcServer) => {
-                    labels.push(Label::new(semconv::RPC_SERVICE, service.clone()));
-                    labels.push(Label::new(semconv::RPC_METHOD, method.clone()));
+                    labels.push(Label::new(semconv::RPC_SERVICE, service));
+                    labels.push(Label::new(semconv::RPC_METHOD, method));
                 }
                 _ => {
                     labels.push(Label::new(semconv::RPC_SERVICE, semconv::OTHER));
@@ -174,21 +177,24 @@ impl Completion {
                 }
             }
             if let Some(code) = self.grpc_status {
-                labels.push(Label::new(semconv::RPC_GRPC_STATUS_CODE, code.to_string()));
+                labels.push(Label::new(
+                    semconv::RPC_GRPC_STATUS_CODE,
+                    grpc_code_str(code),
+                ));
                 self.span.record(semconv::RPC_GRPC_STATUS_CODE, code);
             }
         } else if let Some(status) = self.http_status {
             labels.push(Label::new(
                 semconv::HTTP_RESPONSE_STATUS_CODE,
-                status.to_string(),
+                status_str(status),
             ));
         }
         let is_error =
             self.transport_error || self.kind.is_error(self.http_status, self.grpc_status);
         if is_error {
             let error_type = match (self.transport_error, self.http_status) {
-                (false, Some(status)) if !self.kind.is_grpc() => status.to_string(),
-                _ => semconv::OTHER.to_owned(),
+                (false, Some(status)) if !self.kind.is_grpc() => status_str(status),
+                _ => metrics::SharedString::const_str(semconv::OTHER),
             };
             if !self.kind.is_grpc() || self.transport_error {
                 labels.push(Label::new(semconv::ERROR_TYPE, error_type));
@@ -197,7 +203,7 @@ impl Completion {
         }
         metrics::histogram!(self.kind.duration_metric(), labels).record(elapsed);
         if let Some(active) = self.active.take() {
-            metrics::gauge!(semconv::HTTP_SERVER_ACTIVE_REQUESTS, active).decrement(1.0);
+            active.decrement(1.0);
         }
         tracing::debug!(
             parent: &self.span,
@@ -213,6 +219,49 @@ impl Drop for Completion {
     fn drop(&mut self) {
         self.record(false);
     }
+}
+
+/// The label value of a status code, without allocating for the common ones.
+fn status_str(status: u16) -> metrics::SharedString {
+    let common = match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return metrics::SharedString::from(status.to_string()),
+    };
+    metrics::SharedString::const_str(common)
+}
+
+fn grpc_code_str(code: i32) -> metrics::SharedString {
+    const CODES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| CODES.get(i))
+        .map_or_else(
+            || metrics::SharedString::from(code.to_string()),
+            |s| metrics::SharedString::const_str(s),
+        )
 }
 
 fn http_status_to_grpc(status: u16) -> i32 {
@@ -331,5 +380,59 @@ pub(crate) fn complete<B, E>(
             completion.finish(false);
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_labels() {
+        for status in [200, 201, 204, 404, 429, 500, 503, 418, 599] {
+            assert_eq!(&*status_str(status), status.to_string());
+        }
+        for code in [-1, 0, 5, 16, 17] {
+            assert_eq!(&*grpc_code_str(code), code.to_string());
+        }
+    }
+
+    #[test]
+    fn http_statuses_map_to_grpc_codes() {
+        assert_eq!(http_status_to_grpc(400), 13);
+        assert_eq!(http_status_to_grpc(401), 16);
+        assert_eq!(http_status_to_grpc(403), 7);
+        assert_eq!(http_status_to_grpc(404), 12);
+        assert_eq!(http_status_to_grpc(503), 14);
+        assert_eq!(http_status_to_grpc(500), 2);
+    }
+
+    #[test]
+    fn a_grpc_call_answered_with_an_http_error_gets_the_mapped_code() {
+        let ((), text) = crate::test_support::with_recorder(|_| async {
+            let mut completion = Completion::start(
+                Kind::GrpcClient,
+                Attributes {
+                    rpc: Some(("a.B".to_owned(), "C".to_owned())),
+                    ..Attributes::default()
+                },
+                Span::none(),
+            );
+            let response = http::Response::builder()
+                .status(503)
+                .body(())
+                .expect("response");
+            completion.on_response(&response);
+            completion.finish(true);
+        });
+        assert_eq!(
+            crate::test_support::value(
+                &text,
+                "rpc_client_duration_seconds_count",
+                &[r#"rpc_grpc_status_code="14""#]
+            ),
+            Some(1.0),
+            "{text}"
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::InitError;
 
 /// How log lines are written to stdout.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum LogFormat {
@@ -50,7 +50,7 @@ impl fmt::Display for LogFormat {
 /// Build it in code (`ObservabilityConfig::new("notes").log_format(LogFormat::Json)`), read it
 /// from the environment with [`ObservabilityConfig::from_env`], or deserialize it as a section
 /// of your settings. Every field has a default; see the crate README for the table.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ObservabilityConfig {

@@ -51,6 +51,8 @@ mod logging;
 mod otel;
 mod prometheus;
 mod propagation;
+#[cfg(test)]
+mod spans_tests;
 mod telemetry;
 #[cfg(test)]
 mod test_support;

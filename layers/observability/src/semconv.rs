@@ -160,4 +160,32 @@ mod tests {
         let req = http::Request::get("/x").body(()).expect("request");
         assert_eq!(server_address(&req), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn grpc_paths_never_panic_and_only_accept_identifiers(path in "\\PC{0,80}") {
+            if let Some((service, method)) = grpc_service_method(&path) {
+                let ok = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+                proptest::prop_assert!(ok(service) && ok(method) && !method.contains('.'));
+            }
+        }
+
+        #[test]
+        fn grpc_status_never_panics(value in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12)) {
+            if let Ok(value) = http::HeaderValue::from_bytes(&value) {
+                let mut headers = http::HeaderMap::new();
+                headers.insert("grpc-status", value);
+                if let Some(code) = grpc_status(&headers) {
+                    proptest::prop_assert!((0..=16).contains(&code));
+                }
+            }
+        }
+
+        #[test]
+        fn host_headers_never_panic(host in "\\PC{0,40}") {
+            if let Ok(request) = http::Request::get("/").header("host", host.as_str()).body(()) {
+                let _ = server_address(&request);
+            }
+        }
+    }
 }

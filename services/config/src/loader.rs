@@ -22,6 +22,7 @@ use crate::validate::{Validate, ValidationErrors};
 
 type Validator<T> = Arc<dyn Fn(&T) -> Result<(), ValidationErrors> + Send + Sync>;
 type EnvSource = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+type DefaultsSource = fn() -> Result<Dict, ConfigError>;
 
 /// The words that mark a key as sensitive by default (see [`ConfigLoader::sensitive_keys`]).
 pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
@@ -75,6 +76,7 @@ struct FileSpec {
 /// # Ok::<(), core_backend_config::ConfigError>(())
 /// ```
 pub struct ConfigLoader<T> {
+    defaults: Option<DefaultsSource>,
     env_prefix: Option<String>,
     files: Vec<FileSpec>,
     file_env: Vec<String>,
@@ -90,6 +92,7 @@ pub struct ConfigLoader<T> {
 impl<T> Clone for ConfigLoader<T> {
     fn clone(&self) -> Self {
         Self {
+            defaults: self.defaults,
             env_prefix: self.env_prefix.clone(),
             files: self.files.clone(),
             file_env: self.file_env.clone(),
@@ -117,7 +120,7 @@ impl<T> fmt::Debug for ConfigLoader<T> {
     }
 }
 
-impl<T> Default for ConfigLoader<T> {
+impl<T: Default + Serialize> Default for ConfigLoader<T> {
     fn default() -> Self {
         Self::new()
     }
@@ -130,10 +133,36 @@ pub(crate) struct Snapshot {
     pub(crate) env: EnvLayer,
 }
 
-impl<T> ConfigLoader<T> {
-    /// A loader with only the built-in defaults layer. Add layers with the builder methods.
+impl<T: Default + Serialize> ConfigLoader<T> {
+    /// A loader with only the built-in defaults layer, `T::default()`. Add layers with the
+    /// builder methods.
     pub fn new() -> Self {
+        let mut loader = Self::without_defaults();
+        loader.defaults = Some(serialize_defaults::<T>);
+        loader
+    }
+}
+
+fn serialize_defaults<T: Default + Serialize>() -> Result<Dict, ConfigError> {
+    match Value::serialize(T::default()) {
+        Ok(Value::Dict(_, dict)) => Ok(dict),
+        Ok(_) => Err(ConfigError::new(ErrorKind::Other)
+            .with_source(ConfigSource::Default)
+            .with_message("the configuration type must serialize to a table (a struct or a map)")),
+        Err(e) => Err(ConfigError::new(ErrorKind::Other)
+            .with_source(ConfigSource::Default)
+            .with_message(format!("cannot serialize the defaults: {e}"))),
+    }
+}
+
+impl<T> ConfigLoader<T> {
+    /// A loader without a defaults layer, for types that are not `Serialize` (or have no
+    /// `Default`): missing keys then fall back to serde's own defaults
+    /// (`#[serde(default)]`) or are reported as missing. Sources of such values show as
+    /// [`ConfigSource::Default`].
+    pub fn without_defaults() -> Self {
         Self {
+            defaults: None,
             env_prefix: None,
             files: Vec::new(),
             file_env: Vec::new(),
@@ -338,8 +367,13 @@ impl<T> ConfigLoader<T> {
             line: None,
             column: None,
         };
-        let text = match std::fs::read_to_string(&spec.path) {
-            Ok(text) => text,
+        let text = match read_limited(&spec.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                return Err(ConfigError::new(ErrorKind::File)
+                    .with_source(source)
+                    .with_message(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !spec.required {
                     return Ok(None);
@@ -374,7 +408,7 @@ impl<T> ConfigLoader<T> {
 
 impl<T> ConfigLoader<T>
 where
-    T: Default + Serialize + DeserializeOwned,
+    T: DeserializeOwned,
 {
     /// Loads, merges, deserializes and validates.
     pub fn load(&self) -> Result<T, ConfigError> {
@@ -407,20 +441,9 @@ where
             return Err(err);
         }
         let env_vars = self.env_snapshot();
-        let defaults = match Value::serialize(T::default()) {
-            Ok(Value::Dict(_, dict)) => dict,
-            Ok(_) => {
-                return Err(ConfigError::new(ErrorKind::Other)
-                    .with_source(ConfigSource::Default)
-                    .with_message(
-                        "the configuration type must serialize to a table (a struct or a map)",
-                    ));
-            }
-            Err(e) => {
-                return Err(ConfigError::new(ErrorKind::Other)
-                    .with_source(ConfigSource::Default)
-                    .with_message(format!("cannot serialize the defaults: {e}")));
-            }
+        let defaults = match &self.defaults {
+            Some(defaults) => defaults()?,
+            None => Dict::new(),
         };
         let mut figment = Figment::new().merge(DictProvider {
             metadata: Metadata::from("built-in defaults", TAG_DEFAULT),
@@ -451,7 +474,10 @@ where
     /// Renders the effective configuration, `value`, as TOML or JSON, with every
     /// [`Secret`](crate::Secret) and every [sensitive key](Self::sensitive_keys) shown as
     /// `"[REDACTED]"`. Unset optional values are left out of TOML (which has no null).
-    pub fn dump(&self, value: &T, format: DumpFormat) -> Result<String, ConfigError> {
+    pub fn dump(&self, value: &T, format: DumpFormat) -> Result<String, ConfigError>
+    where
+        T: Serialize,
+    {
         let json = redacting(|| serde_json::to_value(value)).map_err(|e| {
             ConfigError::new(ErrorKind::Other).with_message(format!("cannot serialize: {e}"))
         })?;
@@ -468,7 +494,10 @@ where
     /// Loads and lists every effective leaf value (redacted as in [`dump`](Self::dump)) with
     /// the layer it came from. `Display` renders it as TOML-like lines with the source as a
     /// comment, for a start-up log or a `--print-config` flag.
-    pub fn explain(&self) -> Result<Explanation, ConfigError> {
+    pub fn explain(&self) -> Result<Explanation, ConfigError>
+    where
+        T: Serialize,
+    {
         let (value, snapshot) = self.load_snapshot()?;
         let json = redacting(|| serde_json::to_value(&value)).map_err(|e| {
             ConfigError::new(ErrorKind::Other).with_message(format!("cannot serialize: {e}"))
@@ -649,6 +678,19 @@ where
         first.related.extend(errors);
         Some(first)
     }
+}
+
+/// Largest config file read; anything bigger is a mistake (or `/dev/zero`).
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads at most [`MAX_FILE_BYTES`]; `Ok(None)` if the file is larger.
+fn read_limited(path: &std::path::Path) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    Ok((text.len() as u64 <= MAX_FILE_BYTES).then_some(text))
 }
 
 fn source_from_metadata(snapshot: &Snapshot, metadata: &Metadata, path: &[String]) -> ConfigSource {

@@ -164,13 +164,76 @@ pub(crate) fn parse_file(path: &Path, format: FileFormat, text: &str) -> Result<
             let column = (e.column() > 0).then_some(e.column());
             syntax(strip_location(&e.to_string()), line, column)
         }),
-        FileFormat::Yaml => serde_yaml::from_str::<Dict>(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map_or((None, None), |l| (Some(l.line()), Some(l.column())));
-            syntax(strip_location(&e.to_string()), line, column)
-        }),
+        FileFormat::Yaml => {
+            // libyaml's flow-collection handling is quadratic in nesting depth before
+            // serde_yaml's own recursion limit can stop it; refuse absurd nesting up front.
+            if let Some(offset) = flow_depth_exceeded(text, MAX_NESTING) {
+                let (line, column) = line_col(text, offset);
+                return Err(syntax(
+                    format!("nesting deeper than {MAX_NESTING} levels"),
+                    Some(line),
+                    Some(column),
+                ));
+            }
+            serde_yaml::from_str::<Dict>(text).map_err(|e| {
+                let (line, column) = e
+                    .location()
+                    .map_or((None, None), |l| (Some(l.line()), Some(l.column())));
+                syntax(strip_location(&e.to_string()), line, column)
+            })
+        }
     }
+}
+
+/// Deepest `[`/`{` nesting accepted in a YAML file (serde_yaml's own limit is 128).
+const MAX_NESTING: usize = 128;
+
+/// Byte offset of the first `[` or `{` that opens level `limit + 1`, skipping quoted
+/// strings and comments.
+fn flow_depth_exceeded(text: &str, limit: usize) -> Option<usize> {
+    let mut depth = 0_usize;
+    let mut chars = text.char_indices().peekable();
+    let mut previous = '\n';
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' {
+                        escaped = true;
+                    } else if c == '"' {
+                        break;
+                    }
+                }
+            }
+            '\'' if !previous.is_alphanumeric() => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                }
+            }
+            '#' if previous.is_whitespace() => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '[' | '{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        previous = c;
+    }
+    None
 }
 
 /// Removes a trailing " at line X column Y" that serde_json and serde_yaml append; we report
@@ -370,6 +433,17 @@ mod tests {
     fn does_not_match_inside_values_or_longer_keys() {
         let text = "[server]\naddress = 1\nname = \"addr\"\naddr = 2\n";
         assert_eq!(locate_key(text, &p("server.addr")), Some(4));
+    }
+
+    #[test]
+    fn yaml_flow_depth_scan() {
+        assert_eq!(flow_depth_exceeded("a: [[1]]", 2), None);
+        assert_eq!(flow_depth_exceeded("a: [[[1]]]", 2), Some(5));
+        assert_eq!(
+            flow_depth_exceeded("a: \"[[[\\\"[\" # [[[\nb: 'x[[[' ", 1),
+            None
+        );
+        assert_eq!(flow_depth_exceeded("a: {b: {c: 1}}", 1), Some(7));
     }
 
     #[test]

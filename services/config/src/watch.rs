@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
@@ -58,7 +57,7 @@ fn fingerprint(paths: &[PathBuf]) -> Fingerprint {
 
 impl<T> ConfigLoader<T>
 where
-    T: Default + Serialize + DeserializeOwned + Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
 {
     /// Loads once (failing like [`load`](Self::load)), then re-reads the file layers every
     /// [`poll_interval`](Self::poll_interval) and, when one changed (content, appearance or

@@ -499,3 +499,74 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn deeply_nested_files_are_errors_not_stack_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 100_000;
+    // Bigger than the 4 MiB limit: refused without being parsed.
+    let big = write(
+        dir.path(),
+        "big.toml",
+        &format!("a = \"{}\"", "x".repeat(5 << 20)),
+    );
+    let err = loader()
+        .file(&big)
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::File);
+    assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+    for (name, text) in [
+        (
+            "deep.toml",
+            format!("a = {}{}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            "deep2.toml",
+            format!("a = {}{}", "{b = ".repeat(depth), "}".repeat(depth)),
+        ),
+        (
+            "deep.json",
+            format!("{{\"a\": {}{}}}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+        (
+            "deep.yaml",
+            format!("a: {}{}", "[".repeat(depth), "]".repeat(depth)),
+        ),
+    ] {
+        let path = write(dir.path(), name, &text);
+        let result = loader()
+            .file(&path)
+            .env_vars(Vec::<(String, String)>::new())
+            .load();
+        assert!(result.is_err(), "{name} must be rejected");
+    }
+}
+
+#[test]
+fn types_without_serialize_load_without_a_defaults_layer() {
+    #[derive(Debug, Deserialize)]
+    struct Plain {
+        #[serde(default = "default_port")]
+        port: u16,
+        name: String,
+    }
+    fn default_port() -> u16 {
+        7
+    }
+    let c: Plain = ConfigLoader::without_defaults()
+        .env_prefix("APP")
+        .env_vars([("APP_NAME", "x")])
+        .load()
+        .unwrap();
+    assert_eq!((c.port, c.name.as_str()), (7, "x"));
+    let err = ConfigLoader::<Plain>::without_defaults()
+        .env_prefix("APP")
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::MissingKey);
+    assert_eq!(err.key.as_deref(), Some("name"));
+    assert!(err.to_string().contains("APP_NAME"), "{err}");
+}

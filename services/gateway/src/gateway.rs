@@ -22,6 +22,7 @@ use crate::config::GatewayConfig;
 use crate::error::{GatewayError, Rejection, status_problem};
 use crate::grpc::{self, GrpcService, is_reserved};
 use crate::rule::{Binding, BodySpec, annotated_services, service_bindings};
+use crate::streaming::NdjsonBody;
 use crate::transcode::{JsonOptions, build_request, parse_json, render_response};
 
 /// A REST/JSON gateway to gRPC methods, built from `google.api.http` annotations.
@@ -370,17 +371,27 @@ async fn handle(shared: &Shared, bindings: &[Arc<Binding>], request: Request<Bod
     let path = request.uri().path();
     let mut allowed: Vec<Method> = Vec::new();
     let mut chosen = None;
+    let mut head_fallback = None;
     for binding in bindings {
         if let Some(captures) = binding.template.match_path(path) {
             if binding.http_method == request.method() {
                 chosen = Some((binding, captures));
                 break;
             }
+            // HEAD is served by a GET binding unless one claims HEAD (hyper drops the body).
+            if request.method() == Method::HEAD
+                && binding.http_method == Method::GET
+                && head_fallback.is_none()
+            {
+                head_fallback = Some((binding, captures));
+                continue;
+            }
             if !allowed.contains(&binding.http_method) {
                 allowed.push(binding.http_method.clone());
             }
         }
     }
+    let chosen = chosen.or(head_fallback);
     let Some((binding, captures)) = chosen else {
         let rejection = if allowed.is_empty() {
             Rejection::NotFound
@@ -417,7 +428,7 @@ async fn handle(shared: &Shared, bindings: &[Arc<Binding>], request: Request<Bod
 /// Returns the response and the `outcome` metric label.
 async fn transcode(
     shared: &Shared,
-    binding: &Binding,
+    binding: &Arc<Binding>,
     path_values: Vec<String>,
     request: Request<Body>,
 ) -> (Response, &'static str) {
@@ -433,7 +444,7 @@ async fn transcode(
 
 async fn try_transcode(
     shared: &Shared,
-    binding: &Binding,
+    binding: &Arc<Binding>,
     path_values: Vec<String>,
     request: Request<Body>,
 ) -> Result<(Response, &'static str), Rejection> {
@@ -453,6 +464,9 @@ async fn try_transcode(
     )?;
     let metadata = forward_metadata(shared, &parts.headers);
     let framed = grpc::frame(&message.encode_to_vec())?;
+    if binding.server_streaming {
+        return stream(shared, binding, framed, metadata).await;
+    }
     let reply = grpc::call(&shared.service, &binding.grpc_path, framed, metadata).await?;
     tracing::Span::current().record("rpc.grpc.status_code", reply.code as i32);
     let headers = response_headers(shared, &reply.metadata);
@@ -485,6 +499,50 @@ async fn try_transcode(
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
+    );
+    Ok((response, "ok"))
+}
+
+/// A server-streaming call: headers now, one NDJSON line per message as they arrive.
+async fn stream(
+    shared: &Shared,
+    binding: &Arc<Binding>,
+    framed: Bytes,
+    metadata: HeaderMap,
+) -> Result<(Response, &'static str), Rejection> {
+    let (metadata, body) =
+        match grpc::start(&shared.service, &binding.grpc_path, framed, metadata).await? {
+            grpc::Started::Done(reply) => {
+                tracing::Span::current().record("rpc.grpc.status_code", reply.code as i32);
+                let headers = response_headers(shared, &reply.metadata);
+                if reply.code != Code::Ok {
+                    let details = reply
+                        .details
+                        .as_ref()
+                        .and_then(|v| crate::details::decode(v.as_bytes(), &shared.pool));
+                    let outcome = outcome_label(reply.code);
+                    return Ok((
+                        status_problem(reply.code, &reply.message, details, headers),
+                        outcome,
+                    ));
+                }
+                // An OK status with no messages: an empty stream.
+                (reply.metadata, Body::empty())
+            }
+            grpc::Started::Body { metadata, body } => (metadata, body),
+        };
+    let headers = response_headers(shared, &metadata);
+    let body = NdjsonBody::new(
+        body,
+        Arc::clone(binding),
+        shared.json.clone(),
+        shared.pool.clone(),
+    );
+    let mut response = Response::new(Body::new(body));
+    response.headers_mut().extend(headers);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
     );
     Ok((response, "ok"))
 }

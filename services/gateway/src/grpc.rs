@@ -61,13 +61,20 @@ pub(crate) fn unframe(mut body: Bytes) -> Result<Option<Bytes>, String> {
     Ok(Some(body.split_to(len)))
 }
 
-/// Sends one unary call and collects the reply.
-pub(crate) async fn call(
+/// The first part of a reply: either complete (an HTTP error or a trailers-only status) or
+/// headers plus a body of frames still to be read.
+pub(crate) enum Started {
+    Done(GrpcReply),
+    Body { metadata: HeaderMap, body: Body },
+}
+
+/// Sends a call and returns once the response headers are in.
+pub(crate) async fn start(
     service: &GrpcService,
     path: &str,
     message: Bytes,
     metadata: HeaderMap,
-) -> Result<GrpcReply, Rejection> {
+) -> Result<Started, Rejection> {
     let mut request = Request::new(Body::from(message));
     *request.method_mut() = http::Method::POST;
     *request.uri_mut() = http::Uri::builder()
@@ -96,36 +103,49 @@ pub(crate) async fn call(
             message: format!("gRPC service failed: {e}"),
         })?;
     let (parts, body) = response.into_parts();
-    let mut metadata = parts.headers;
+    let metadata = parts.headers;
     if parts.status != StatusCode::OK {
-        let code = code_from_transport_status(parts.status);
-        return Ok(GrpcReply {
-            code,
+        return Ok(Started::Done(GrpcReply {
+            code: code_from_transport_status(parts.status),
             message: format!("gRPC service answered HTTP {}", parts.status),
             details: None,
             payload: None,
             metadata,
-        });
+        }));
     }
     // Trailers-only responses carry the status in the headers and have no body worth reading.
-    if !metadata.contains_key("grpc-status") {
-        let collected = body.collect().await.map_err(|e| Rejection::Upstream {
-            code: Code::Unavailable,
-            message: format!("reading the gRPC response failed: {e}"),
-        })?;
-        if let Some(trailers) = collected.trailers() {
-            metadata.extend(trailers.clone());
-        }
-        let payload = unframe(collected.to_bytes()).map_err(|message| Rejection::Upstream {
-            code: Code::Internal,
-            message,
-        })?;
-        return Ok(reply(metadata, payload));
+    if metadata.contains_key("grpc-status") {
+        return Ok(Started::Done(reply(metadata, None)));
     }
-    Ok(reply(metadata, None))
+    Ok(Started::Body { metadata, body })
 }
 
-fn reply(mut metadata: HeaderMap, payload: Option<Bytes>) -> GrpcReply {
+/// Sends one unary call and collects the reply.
+pub(crate) async fn call(
+    service: &GrpcService,
+    path: &str,
+    message: Bytes,
+    metadata: HeaderMap,
+) -> Result<GrpcReply, Rejection> {
+    let (mut metadata, body) = match start(service, path, message, metadata).await? {
+        Started::Done(reply) => return Ok(reply),
+        Started::Body { metadata, body } => (metadata, body),
+    };
+    let collected = body.collect().await.map_err(|e| Rejection::Upstream {
+        code: Code::Unavailable,
+        message: format!("reading the gRPC response failed: {e}"),
+    })?;
+    if let Some(trailers) = collected.trailers() {
+        metadata.extend(trailers.clone());
+    }
+    let payload = unframe(collected.to_bytes()).map_err(|message| Rejection::Upstream {
+        code: Code::Internal,
+        message,
+    })?;
+    Ok(reply(metadata, payload))
+}
+
+pub(crate) fn reply(mut metadata: HeaderMap, payload: Option<Bytes>) -> GrpcReply {
     let (code, message) = match metadata.get("grpc-status") {
         Some(v) => {
             let code = v

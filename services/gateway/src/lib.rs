@@ -62,6 +62,9 @@
 //!   `true`/`false`/`1`/`0`.
 //! - **JSON** follows the proto3 JSON mapping (prost-reflect): lowerCamelCase names out, both
 //!   spellings in, 64-bit integers as strings, enums as names, well-known types, `Empty` as `{}`.
+//! - **Server streaming** becomes newline-delimited JSON (`{"result": …}` lines, then an
+//!   `{"error": …}` line if the stream fails), as grpc-gateway does; client-streaming methods
+//!   are skipped.
 //! - **Headers**: an allow-list of request headers (and every `grpc-metadata-*` header) goes
 //!   to the service as metadata; `Retry-After`, `WWW-Authenticate`, `RateLimit-*` metadata
 //!   comes back as HTTP headers.
@@ -99,6 +102,7 @@ mod grpc;
 pub mod protos;
 mod rule;
 mod status;
+mod streaming;
 mod template;
 mod transcode;
 

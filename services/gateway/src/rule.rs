@@ -37,6 +37,8 @@ pub(crate) struct Binding {
     pub(crate) path_fields: Vec<Vec<FieldDescriptor>>,
     pub(crate) body: BodySpec,
     pub(crate) response_body: Option<FieldDescriptor>,
+    /// Server-streaming: the response is newline-delimited JSON.
+    pub(crate) server_streaming: bool,
 }
 
 impl Binding {
@@ -75,10 +77,10 @@ pub(crate) fn service_bindings(
         let Value::Message(rule) = options.get_extension(&ext).into_owned() else {
             continue;
         };
-        if method.is_client_streaming() || method.is_server_streaming() {
+        if method.is_client_streaming() {
             tracing::warn!(
                 method = method.full_name(),
-                "core-backend-gateway: streaming methods are not transcoded; skipping"
+                "core-backend-gateway: client-streaming methods are not transcoded; skipping"
             );
             continue;
         }
@@ -193,6 +195,7 @@ fn push_rule(
         path_fields,
         body,
         response_body,
+        server_streaming: method.is_server_streaming(),
     });
     if top_level
         && let Some(extra) = rule.get_field_by_name("additional_bindings")

@@ -349,7 +349,7 @@ impl PathTemplate {
     pub fn match_path(&self, path: &str) -> Option<Vec<(Vec<String>, String)>> {
         let rest = path.strip_prefix('/')?;
         let rest = match &self.verb {
-            Some(verb) => rest.strip_suffix(verb.as_str())?.strip_suffix(':')?,
+            Some(verb) => strip_verb(rest, verb)?,
             None => rest,
         };
         let parts: Vec<&str> = rest.split('/').collect();
@@ -430,7 +430,7 @@ impl PathTemplate {
             };
             out.push('/');
             match seg {
-                Segment::Literal(lit) => out.push_str(lit),
+                Segment::Literal(lit) => push_encoded(&mut out, lit),
                 Segment::Wildcard if params >= MAX_AXUM_PARAMS => {
                     out.push_str("{*_rest}");
                     return out;
@@ -452,7 +452,7 @@ impl PathTemplate {
         }
         if let (Some(verb), Some(Segment::Literal(_))) = (&self.verb, self.segments.last()) {
             out.push(':');
-            out.push_str(verb);
+            push_encoded(&mut out, verb);
         }
         out
     }
@@ -500,6 +500,35 @@ impl fmt::Display for PathTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.source)
     }
+}
+
+/// Characters of a literal that clients send percent-encoded: axum matches the raw path, so
+/// the route must spell them the way they arrive.
+const ENCODE_IN_ROUTE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'|');
+
+/// Strips `:verb` from the end of `path`, the verb as written or percent-encoded.
+fn strip_verb<'a>(path: &'a str, verb: &str) -> Option<&'a str> {
+    if let Some(rest) = path.strip_suffix(verb).and_then(|r| r.strip_suffix(':')) {
+        return Some(rest);
+    }
+    let encoded = percent_encoding::utf8_percent_encode(verb, ENCODE_IN_ROUTE).to_string();
+    path.strip_suffix(encoded.as_str())
+        .and_then(|r| r.strip_suffix(':'))
+}
+
+fn push_encoded(out: &mut String, literal: &str) {
+    out.extend(percent_encoding::utf8_percent_encode(
+        literal,
+        ENCODE_IN_ROUTE,
+    ));
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -632,6 +661,8 @@ mod tests {
         assert_eq!(m("/v1/{id}", "/v1/%FF"), None);
         assert_eq!(m("/v1/caf%C3%A9", "/v1/caf%C3%A9"), kv(&[]));
         assert_eq!(m("/v1/café", "/v1/caf%C3%A9"), kv(&[]));
+        assert_eq!(m("/v1/x:vérb", "/v1/x:v%C3%A9rb"), kv(&[]));
+        assert_eq!(m("/v1/x:vérb", "/v1/x:vérb"), kv(&[]));
     }
 
     #[test]
@@ -672,6 +703,7 @@ mod tests {
         assert_eq!(a("/v1/{a.b}/*/*"), "/v1/{a.b}/{_wildcard}/{_wildcard2}");
         assert_eq!(a("/files/{path=**}"), "/files/{*path}");
         assert_eq!(a("/files/**:x"), "/files/{*_wildcard}");
+        assert_eq!(a("/v1/café|x:vérb"), "/v1/caf%C3%A9%7Cx:v%C3%A9rb");
         let shape = |t: &str| PathTemplate::parse(t).expect("parses").route_shape();
         assert_eq!(shape("/v1/{a}/x/{b=**}"), shape("/v1/{c}/x/**"));
         assert_eq!(shape("/v1/{id}"), "/v1/{}");

@@ -163,5 +163,36 @@ fn builder_from_pool_and_config() {
         find("/v1/inner/{inner.name}/small/{small}"),
         Some("/v1/inner/{inner.name}/small/{small}")
     );
-    assert_eq!(routes.len(), 17);
+    assert_eq!(routes.len(), 19);
+}
+
+#[tokio::test]
+async fn a_path_of_the_route_shape_that_no_template_matches_is_a_gateway_404() {
+    use tower::ServiceExt;
+    let pool = common::kitchen_pool();
+    let router: axum::Router = Gateway::builder(compile(&proto(
+        r#"option (google.api.http) = { post: "/v1/x/{id}:go" };"#,
+    )))
+    .build(common::KitchenService::new(pool))
+    .expect("builds")
+    .into_router();
+    assert_eq!(
+        Gateway::builder(compile(&proto(
+            r#"option (google.api.http) = { post: "/v1/x/{id}:go" };"#
+        )))
+        .build(common::KitchenService::new(common::kitchen_pool()))
+        .expect("builds")
+        .routes()[0]
+            .matched_path,
+        "/v1/x/{id}"
+    );
+    let request = http::Request::post("/v1/x/5")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = router.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 }

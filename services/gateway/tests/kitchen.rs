@@ -395,6 +395,9 @@ async fn unknown_routes_reach_the_users_fallback() {
         (r.status.as_u16(), &r.body[..]),
         (404, &b"user fallback"[..])
     );
+    let r = c.send("HEAD", "/v1/books/1", &[], Bytes::new()).await;
+    assert_eq!((r.status.as_u16(), r.body.len()), (200, 0));
+    assert_eq!(r.content_type(), "application/json");
     let r = c.get("/user/route").await;
     assert_eq!(&r.body[..], b"user route");
 }
@@ -539,4 +542,68 @@ async fn emit_defaults_and_proto_names() {
     assert_eq!(v["color"], "COLOR_UNSPECIFIED");
     assert_eq!(v["counts"], json!({}));
     assert_eq!(v["flag"], false);
+}
+
+fn ndjson(body: &[u8]) -> Vec<serde_json::Value> {
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[tokio::test]
+async fn server_streaming_is_newline_delimited_json() {
+    let c = kitchen_server(|b| b.response_metadata_headers(true)).await;
+    let r = c
+        .send(
+            "GET",
+            "/v1/stream/s1?small=3",
+            &[("x-request-id", "r9")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.content_type(), "application/x-ndjson");
+    assert_eq!(r.headers["grpc-metadata-echo-x-request-id"], "r9");
+    assert_eq!(
+        ndjson(&r.body),
+        vec![
+            json!({ "result": { "id": "s1", "small": 3, "number": 0 } }),
+            json!({ "result": { "id": "s1", "small": 3, "number": 1 } }),
+            json!({ "result": { "id": "s1", "small": 3, "number": 2 } }),
+        ]
+    );
+    // An error after some messages arrives as a final error line.
+    let r = c.get("/v1/stream/s1?small=2&flag=true").await;
+    assert_eq!(r.status, 200);
+    let lines = ndjson(&r.body);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[2],
+        json!({ "error": { "code": 5, "status": "NOT_FOUND", "message": "stream broke", "details": [] } })
+    );
+    // An error before any message is a plain problem response.
+    let r = c.get("/v1/stream/s1?flag=true").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.content_type(), "application/problem+json");
+    // An empty stream is an empty body; response_body applies to every message.
+    assert!(c.get("/v1/stream/s1").await.body.is_empty());
+    let r = c.get("/v1/stream/s1/items?small=2").await;
+    assert_eq!(
+        ndjson(&r.body),
+        vec![
+            json!({ "result": { "id": "s1", "small": 2, "number": 0 } }),
+            json!({ "result": { "id": "s1", "small": 2, "number": 1 } }),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn client_streaming_methods_are_not_served() {
+    let c = default_server().await;
+    let r = c.post_json("POST", "/v1/upload", "{}").await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body[..]),
+        (404, &b"user fallback"[..])
+    );
 }

@@ -28,9 +28,15 @@ impl HealthRegistry {
     /// The gRPC health service, ready to add to a tonic server
     /// (`Server::builder().add_service(registry.grpc_server())`) or to the server crate.
     pub fn grpc_server(&self) -> HealthServer<GrpcHealth> {
-        HealthServer::new(GrpcHealth {
+        HealthServer::new(self.grpc_health())
+    }
+
+    /// The bare [`Health`] implementation, for wrapping or calling directly; most users want
+    /// [`grpc_server`](Self::grpc_server).
+    pub fn grpc_health(&self) -> GrpcHealth {
+        GrpcHealth {
             registry: self.clone(),
-        })
+        }
     }
 
     /// The serving status of gRPC `service`, or `None` if the name is unknown.

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use futures_util::future::{BoxFuture, FutureExt, Shared, join_all};
+use std::future::Ready;
+
+use futures_util::future::{BoxFuture, Either, FutureExt, Shared, join_all};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -195,11 +197,12 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
-type SharedRun = Shared<BoxFuture<'static, CheckReport>>;
+// Reports are shared behind an `Arc` so that a cache hit costs a reference count, not a copy.
+type SharedRun = Shared<BoxFuture<'static, Arc<CheckReport>>>;
 
 #[derive(Default)]
 struct EntryState {
-    cached: Option<(CheckReport, Instant)>,
+    cached: Option<(Arc<CheckReport>, Instant)>,
     in_flight: Option<SharedRun>,
 }
 
@@ -221,22 +224,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Entry {
     /// The cached result if fresh, else the running run, else a new run.
-    fn report(self: &Arc<Self>) -> SharedRun {
+    fn report(self: &Arc<Self>) -> Either<Ready<Arc<CheckReport>>, SharedRun> {
         let mut state = lock(&self.state);
         if let Some((report, at)) = &state.cached
             && at.elapsed() < self.ttl
         {
-            let report = report.clone();
-            return async move { report }.boxed().shared();
+            return Either::Left(std::future::ready(Arc::clone(report)));
         }
         if let Some(run) = &state.in_flight {
-            return run.clone();
+            return Either::Right(run.clone());
         }
         // Spawned so that a prober that gives up (client disconnect) does not cancel the run
         // the others are waiting for, and so the result lands in the cache either way.
         let entry = Arc::clone(self);
         let handle = tokio::spawn(async move {
-            let report = entry.execute().await;
+            let report = Arc::new(entry.execute().await);
             let mut state = lock(&entry.state);
             let previous = state.cached.as_ref().map(|(r, _)| r.status);
             if previous != Some(report.status) {
@@ -251,7 +253,7 @@ impl Entry {
                     );
                 }
             }
-            state.cached = Some((report.clone(), Instant::now()));
+            state.cached = Some((Arc::clone(&report), Instant::now()));
             state.in_flight = None;
             report
         });
@@ -259,20 +261,22 @@ impl Entry {
         let criticality = self.criticality;
         let component_type = self.component_type.clone();
         let run = async move {
-            handle.await.unwrap_or_else(|e| CheckReport {
-                name,
-                status: failed_status(criticality),
-                criticality,
-                component_type,
-                details: Details::new().output(format!("check task ended: {e}")),
-                time: SystemTime::now(),
-                duration: Duration::ZERO,
+            handle.await.unwrap_or_else(|e| {
+                Arc::new(CheckReport {
+                    name,
+                    status: failed_status(criticality),
+                    criticality,
+                    component_type,
+                    details: Details::new().output(format!("check task ended: {e}")),
+                    time: SystemTime::now(),
+                    duration: Duration::ZERO,
+                })
             })
         }
         .boxed()
         .shared();
         state.in_flight = Some(run.clone());
-        run
+        Either::Right(run)
     }
 
     async fn execute(&self) -> CheckReport {
@@ -549,7 +553,11 @@ impl HealthRegistry {
     /// Runs (or takes from cache) every check concurrently.
     pub async fn check_all(&self) -> HealthReport {
         let entries = self.entries();
-        let checks = join_all(entries.iter().map(Entry::report)).await;
+        let checks: Vec<CheckReport> = join_all(entries.iter().map(Entry::report))
+            .await
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect();
         let shutting_down = self.is_shutting_down();
         let worst = checks
             .iter()
@@ -598,7 +606,7 @@ impl HealthRegistry {
                 None => return false,
             }
         }
-        join_all(runs).await.iter().all(CheckReport::passed)
+        join_all(runs).await.iter().all(|r| r.passed())
     }
 }
 

@@ -2,6 +2,7 @@
 //! hand-written dynamic gRPC service, a real server on 127.0.0.1:0 and a real HTTP client.
 #![allow(dead_code, unreachable_pub, clippy::missing_panics_doc)]
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,7 +54,7 @@ impl KitchenService {
 
 /// A body with one data frame and then trailers.
 pub struct DataThenTrailers {
-    data: Option<Bytes>,
+    chunks: VecDeque<Bytes>,
     trailers: Option<HeaderMap>,
 }
 
@@ -65,7 +66,7 @@ impl http_body::Body for DataThenTrailers {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take() {
+        if let Some(data) = self.chunks.pop_front() {
             return Poll::Ready(Some(Ok(Frame::data(data))));
         }
         Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
@@ -95,14 +96,14 @@ fn status_only(
     );
     let mut response = if trailers_only {
         let mut r = Response::new(DataThenTrailers {
-            data: None,
+            chunks: VecDeque::new(),
             trailers: None,
         });
         r.headers_mut().extend(trailers);
         r
     } else {
         Response::new(DataThenTrailers {
-            data: None,
+            chunks: VecDeque::new(),
             trailers: Some(trailers),
         })
     };
@@ -227,6 +228,9 @@ impl tower::Service<Request<Body>> for KitchenService {
                 return Ok(status_only(13, "undecodable", HeaderMap::new(), true));
             };
             let output = method.output();
+            if method.is_server_streaming() {
+                return Ok(stream_reply(&input, &output, &echoed));
+            }
             let reply = match output.full_name() {
                 "google.protobuf.Empty" => DynamicMessage::new(output),
                 "gwtest.v1.Wrapper" => {
@@ -267,7 +271,9 @@ impl tower::Service<Request<Body>> for KitchenService {
                     }
                     if code == 0 {
                         let mut r = Response::new(DataThenTrailers {
-                            data: Some(frame(&DynamicMessage::new(output).encode_to_vec())),
+                            chunks: VecDeque::from([frame(
+                                &DynamicMessage::new(output).encode_to_vec(),
+                            )]),
                             trailers: Some({
                                 let mut t = HeaderMap::new();
                                 t.insert("grpc-status", HeaderValue::from_static("0"));
@@ -289,7 +295,7 @@ impl tower::Service<Request<Body>> for KitchenService {
             trailers.insert("grpc-status", HeaderValue::from_static("0"));
             trailers.insert("x-trailer-meta", HeaderValue::from_static("from-trailer"));
             let mut response = Response::new(DataThenTrailers {
-                data: Some(frame(&reply.encode_to_vec())),
+                chunks: VecDeque::from([frame(&reply.encode_to_vec())]),
                 trailers: Some(trailers),
             });
             response.headers_mut().extend(echoed);
@@ -299,6 +305,55 @@ impl tower::Service<Request<Body>> for KitchenService {
             Ok(response)
         })
     }
+}
+
+/// `small` copies of the input (`number` = index), wrapped for `Wrapper` outputs, cut into
+/// 3-byte chunks; NOT_FOUND in the trailers (or trailers-only when `small` is 0) if `flag`.
+fn stream_reply(
+    input: &DynamicMessage,
+    output: &prost_reflect::MessageDescriptor,
+    echoed: &HeaderMap,
+) -> Response<DataThenTrailers> {
+    let get = |n: &str| input.get_field_by_name(n).map(std::borrow::Cow::into_owned);
+    let count = get("small").and_then(|v| v.as_i32()).unwrap_or(0);
+    let fail = get("flag").and_then(|v| v.as_bool()).unwrap_or(false);
+    if count == 0 && fail {
+        return status_only(5, "nothing to stream", HeaderMap::new(), true);
+    }
+    let mut all = BytesMut::new();
+    for i in 0..count {
+        let mut item = input.clone();
+        item.set_field_by_name("number", Value::I32(i));
+        let message = if output.full_name() == "gwtest.v1.Wrapper" {
+            let mut w = DynamicMessage::new(output.clone());
+            w.set_field_by_name("item", Value::Message(item));
+            w
+        } else {
+            item
+        };
+        all.extend_from_slice(&frame(&message.encode_to_vec()));
+    }
+    let all = all.freeze();
+    let chunks = (0..all.len())
+        .step_by(3)
+        .map(|i| all.slice(i..(i + 3).min(all.len())))
+        .collect();
+    let mut trailers = HeaderMap::new();
+    if fail {
+        trailers.insert("grpc-status", HeaderValue::from_static("5"));
+        trailers.insert("grpc-message", HeaderValue::from_static("stream%20broke"));
+    } else {
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    }
+    let mut response = Response::new(DataThenTrailers {
+        chunks,
+        trailers: Some(trailers),
+    });
+    response.headers_mut().extend(echoed.clone());
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/grpc"));
+    response
 }
 
 /// Serves `router` on 127.0.0.1:0 (HTTP/1.1 and h2c) and returns its address.
