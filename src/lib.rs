@@ -49,3 +49,13 @@ pub use core_backend_health as health;
 /// Logs, traces, metrics and their layers ([`core_backend_observability`]).
 #[cfg(feature = "observability")]
 pub use core_backend_observability as observability;
+
+/// Retry policies and layer: backoff with jitter, budgets, `Retry-After`, idempotency
+/// ([`core_backend_retry`]).
+#[cfg(feature = "retry")]
+pub use core_backend_retry as retry;
+
+/// Circuit breakers: count/time windows, slow calls, half-open probes, per-key
+/// ([`core_backend_circuitbreaker`]).
+#[cfg(feature = "circuitbreaker")]
+pub use core_backend_circuitbreaker as circuitbreaker;
