@@ -37,6 +37,9 @@ pub struct RetryConfig {
     /// Longest `Retry-After` honoured. Default 30 s.
     #[serde(with = "duration")]
     pub max_retry_after: Duration,
+    /// When the server asks for more than `max_retry_after`: `false` = stop retrying and
+    /// return that response, `true` = wait `max_retry_after` and retry. Default `false`.
+    pub clamp_retry_after: bool,
     /// Whether a retry budget is used. Default `true`.
     pub budget_enabled: bool,
     /// Retries allowed per request. Default 0.2.
@@ -59,6 +62,7 @@ impl Default for RetryConfig {
             jitter: Jitter::Full,
             max_elapsed: None,
             max_retry_after: Duration::from_secs(30),
+            clamp_retry_after: false,
             budget_enabled: true,
             budget_ratio: 0.2,
             budget_min_per_sec: 10,
@@ -120,6 +124,7 @@ impl RetryConfig {
             c.max_elapsed = Some(parse_duration(&v).ok_or_else(|| bad(k, &v, "a duration"))?);
         }
         dur!(max_retry_after);
+        num!(clamp_retry_after, "true or false");
         num!(budget_enabled, "true or false");
         num!(budget_ratio, "a number");
         num!(budget_min_per_sec, "an unsigned integer");

@@ -64,6 +64,7 @@ pub struct RetryLayerBuilder<C = DefaultHttpClassifier, R = HttpReplay> {
     max_attempts: u32,
     max_elapsed: Option<Duration>,
     max_retry_after: Duration,
+    clamp_retry_after: bool,
     budget: Option<RetryBudget>,
     seed: Option<u64>,
     classifier: C,
@@ -80,6 +81,7 @@ impl RetryLayerBuilder {
             max_attempts: config.max_attempts,
             max_elapsed: config.max_elapsed,
             max_retry_after: config.max_retry_after,
+            clamp_retry_after: config.clamp_retry_after,
             budget: config.budget_enabled.then(|| {
                 RetryBudget::new(
                     config.budget_ratio,
@@ -126,9 +128,18 @@ impl<C, R> RetryLayerBuilder<C, R> {
     }
 
     /// The longest server-requested delay (`Retry-After`, `grpc-retry-pushback-ms`) the layer
-    /// waits; a longer one ends retrying and returns that response. Defaults to 30 s.
+    /// waits; a longer one ends retrying and returns that response (or, with
+    /// [`clamp_retry_after`](Self::clamp_retry_after), is cut to this). Defaults to 30 s.
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
+        self
+    }
+
+    /// Whether a server delay above `max_retry_after` is cut to `max_retry_after` (`true`)
+    /// instead of ending retrying (`false`). Stopping is the default because retrying before
+    /// the server asked usually just earns another `503`/`429`. Defaults to `false`.
+    pub fn clamp_retry_after(mut self, clamp: bool) -> Self {
+        self.clamp_retry_after = clamp;
         self
     }
 
@@ -158,6 +169,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
             max_retry_after: self.max_retry_after,
+            clamp_retry_after: self.clamp_retry_after,
             budget: self.budget,
             seed: self.seed,
             classifier,
@@ -173,6 +185,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
             max_attempts: self.max_attempts,
             max_elapsed: self.max_elapsed,
             max_retry_after: self.max_retry_after,
+            clamp_retry_after: self.clamp_retry_after,
             budget: self.budget,
             seed: self.seed,
             classifier: self.classifier,
@@ -195,6 +208,7 @@ impl<C, R> RetryLayerBuilder<C, R> {
                 max_attempts: self.max_attempts,
                 max_elapsed: self.max_elapsed,
                 max_retry_after: self.max_retry_after,
+                clamp_retry_after: self.clamp_retry_after,
                 budget: self.budget,
                 seed: self.seed,
             },
@@ -335,6 +349,15 @@ mod tests {
         );
         assert_eq!(res.headers()["retry-after"], "120");
         assert_eq!(log.lock().unwrap().len(), 1);
+
+        let (svc, log) = scripted(vec![(503, Some(("retry-after", "120")))]);
+        let layer = exact()
+            .max_retry_after(Duration::from_secs(5))
+            .clamp_retry_after(true)
+            .build();
+        let res = layer.layer(svc).oneshot(get()).await.unwrap();
+        assert_eq!(res.status(), 200, "clamped: waited 5 s and retried");
+        assert_eq!(*log.lock().unwrap(), vec![ms(0), ms(5000)]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -42,7 +42,8 @@
 //!   `DEADLINE_EXCEEDED` if asked; never `INVALID_ARGUMENT` & co.), [`ErrorPredicate`] for any
 //!   `Result<T, E>`, or a closure.
 //! - the [`RetryPolicy`] then applies `max_attempts`, `max_elapsed`, the [`RetryBudget`] and
-//!   the [`Backoff`] (or the server's `Retry-After`, if not above `max_retry_after`).
+//!   the [`Backoff`] (or the server's `Retry-After`, honoured up to `max_retry_after`: a longer
+//!   one stops retrying, or is cut to the max with `clamp_retry_after`).
 //!
 //! When retrying stops the caller receives the **last result** as it was (tower's `Retry`
 //! contract): a final `503` stays a `503` response with its headers, a final error stays that

@@ -19,6 +19,7 @@ pub(crate) struct Settings {
     pub(crate) max_attempts: u32,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) max_retry_after: Duration,
+    pub(crate) clamp_retry_after: bool,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) seed: Option<u64>,
 }
@@ -99,12 +100,16 @@ impl<C, R> RetryPolicy<C, R> {
             give_up("max_attempts", attempts_done);
             return None;
         }
-        if let Some(after) = server_delay
-            && after > s.max_retry_after
-        {
-            give_up("retry_after_too_long", attempts_done);
-            return None;
-        }
+        let server_delay = match server_delay {
+            Some(after) if after > s.max_retry_after => {
+                if !s.clamp_retry_after {
+                    give_up("retry_after_too_long", attempts_done);
+                    return None;
+                }
+                Some(s.max_retry_after)
+            }
+            other => other,
+        };
         let delay = server_delay.unwrap_or_else(|| {
             // Seeded: retry `n` draws from `seed + n`, so schedules are reproducible without
             // carrying a generator in every request's policy.
