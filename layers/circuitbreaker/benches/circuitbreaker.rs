@@ -141,5 +141,46 @@ fn closed_call(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, closed_call);
+/// The bare state machines (no tower, no futures) shared by two threads: admission plus a
+/// recorded success per call.
+fn contended(c: &mut Criterion) {
+    use core_backend_circuitbreaker::Outcome;
+    use failsafe::CircuitBreaker as _;
+
+    fn on_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
+        let start = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| (0..iters / 2).for_each(|_| f()));
+            }
+        });
+        start.elapsed()
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let ours = rt.block_on(async { CircuitBreaker::builder().build() });
+    let theirs = failsafe::Config::new().build();
+    let mut g = c.benchmark_group("circuitbreaker_two_threads");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    g.bench_function("core_backend_circuitbreaker", |b| {
+        b.iter_custom(|iters| {
+            on_threads(iters, || {
+                ours.try_acquire().unwrap().record(Outcome::Success);
+            })
+        });
+    });
+    g.bench_function("failsafe", |b| {
+        b.iter_custom(|iters| {
+            on_threads(iters, || {
+                black_box(theirs.call(|| Ok::<_, ()>(()))).unwrap();
+            })
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, closed_call, contended);
 criterion_main!(benches);
