@@ -245,6 +245,17 @@ impl<X: KeyExtractor<Req>, Req, C, O> KeyedCircuitBreakerLayer<X, Req, C, O> {
             _req: std::marker::PhantomData,
         }
     }
+
+    /// HTTP-server mode: refusals become `503` + `Retry-After` + problem+json. Defaults to
+    /// error mode.
+    pub fn http_responses(self) -> KeyedCircuitBreakerLayer<X, Req, C, crate::HttpOnOpen> {
+        self.on_open(crate::HttpOnOpen)
+    }
+
+    /// gRPC mode: refusals become `UNAVAILABLE`. Defaults to error mode.
+    pub fn grpc_responses(self) -> KeyedCircuitBreakerLayer<X, Req, C, crate::GrpcOnOpen> {
+        self.on_open(crate::GrpcOnOpen)
+    }
 }
 
 impl<S, X: KeyExtractor<Req> + Clone, Req, C: Clone, O: Clone> Layer<S>

@@ -202,6 +202,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn keyed_by_route_in_http_mode() {
+        let config = CircuitBreakerConfig {
+            minimum_number_of_calls: 1,
+            ..CircuitBreakerConfig::default()
+        };
+        let layer =
+            KeyedCircuitBreakerLayer::new(crate::RouteKey, config, 8, Duration::from_secs(60))
+                .http_responses();
+        let svc = layer.layer(service_fn(|req: Request<()>| async move {
+            let status = if req.uri().path() == "/broken" {
+                500
+            } else {
+                200
+            };
+            Ok::<_, std::convert::Infallible>(
+                Response::builder()
+                    .status(status)
+                    .body(String::new())
+                    .unwrap(),
+            )
+        }));
+        let get = |path: &str| Request::get(path).body(()).unwrap();
+        assert_eq!(
+            svc.clone().oneshot(get("/broken")).await.unwrap().status(),
+            500
+        );
+        assert_eq!(
+            svc.clone().oneshot(get("/broken")).await.unwrap().status(),
+            503
+        );
+        assert_eq!(
+            svc.clone().oneshot(get("/fine")).await.unwrap().status(),
+            200
+        );
+        let key = String::from("GET /broken");
+        assert_eq!(svc.breakers().existing(&key).unwrap().state(), State::Open);
+        let host = crate::HostKey;
+        let req = Request::get("/x")
+            .header("host", "API.example")
+            .body(())
+            .unwrap();
+        assert_eq!(crate::KeyExtractor::key(&host, &req), "api.example");
+        let req = Request::get("/x").body(()).unwrap();
+        assert_eq!(crate::KeyExtractor::key(&host, &req), "-");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn keyed_breakers_are_independent_and_bounded() {
         let config = CircuitBreakerConfig {
             minimum_number_of_calls: 1,
