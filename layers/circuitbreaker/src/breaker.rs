@@ -859,6 +859,17 @@ mod tests {
         assert_eq!(b.metrics().calls, 1, "old calls left the window");
         calls(&b, &[F, F]);
         assert_eq!(b.state(), State::Open, "2 of 3 failed within 10 s");
+
+        // A success that completes the minimum number of calls is checked too.
+        let b = CircuitBreaker::builder()
+            .time_based_window(10)
+            .minimum_number_of_calls(3)
+            .failure_rate_threshold(60.0)
+            .build();
+        calls(&b, &[F, F]);
+        assert_eq!(b.state(), State::Closed);
+        calls(&b, &[S]);
+        assert_eq!(b.state(), State::Open, "2 of 3, reached on a success");
     }
 
     #[tokio::test(start_paused = true)]

@@ -131,6 +131,9 @@ impl CountWindow {
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     buckets: Box<[Bucket]>,
+    /// The last second a failure or slow call was recorded (`EMPTY` = none): while one is in
+    /// the window, a success may complete the minimum number of calls and must be checked.
+    last_bad: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -155,6 +158,7 @@ impl TimeWindow {
                     slow: AtomicU64::new(0),
                 })
                 .collect(),
+            last_bad: AtomicU64::new(EMPTY),
         }
     }
 
@@ -179,7 +183,12 @@ impl TimeWindow {
         if outcome & SLOW != 0 {
             b.slow.fetch_add(1, Ordering::AcqRel);
         }
-        outcome != 0
+        if outcome != 0 {
+            self.last_bad.store(now_sec, Ordering::Release);
+            return true;
+        }
+        let last_bad = self.last_bad.load(Ordering::Acquire);
+        last_bad != EMPTY && now_sec.saturating_sub(last_bad) < self.buckets.len() as u64
     }
 
     fn snapshot(&self, now_sec: u64) -> Snapshot {
@@ -197,6 +206,7 @@ impl TimeWindow {
     }
 
     fn reset(&self) {
+        self.last_bad.store(EMPTY, Ordering::Release);
         for b in &*self.buckets {
             b.second.store(EMPTY, Ordering::Release);
             b.calls.store(0, Ordering::Release);
