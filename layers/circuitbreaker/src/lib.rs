@@ -55,9 +55,9 @@
 //! # Hot path
 //!
 //! In `CLOSED` a call costs one atomic load of the state word, two clock reads (for slow-call
-//! detection) and, on completion, one `fetch_add` plus one `swap` into the count window; the
-//! failure totals are written only when an outcome differs from the one it replaces. A mutex
-//! is taken only to change state.
+//! detection) and, on completion, one `fetch_add` plus one `swap` into the count window.
+//! Rates are computed (by counting the window) only after a failure or slow call. A mutex is
+//! taken only to change state.
 //!
 //! # Metrics
 //!

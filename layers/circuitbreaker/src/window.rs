@@ -1,6 +1,6 @@
 //! Lock-free sliding windows of call outcomes.
 
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// One call's outcome as stored in a window slot.
 pub(crate) const RECORDED: u8 = 1;
@@ -55,19 +55,17 @@ impl Window {
     }
 }
 
-/// The last `size` calls, as a ring of outcome bytes plus running totals.
+/// The last `size` calls, as a ring of outcome bytes.
 ///
-/// A call claims a slot with one `fetch_add`, swaps its outcome in, and adjusts the totals by
-/// the difference to the outcome it replaced — in steady state (a success replacing a success)
-/// that difference is zero and nothing else is written. Under concurrency the totals are exact
-/// once writers are quiescent and off by at most the number of in-flight writers meanwhile.
+/// A call claims a slot with one `fetch_add` and swaps its outcome in: in steady state that is
+/// all a call writes. Totals are not kept as running counters (a reset racing with a writer
+/// would leave them off for good); they are counted from the ring when needed, which is only
+/// when a failure or slow call was just recorded, while the window fills, or for
+/// [`metrics`](crate::CircuitBreaker::metrics).
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU8]>,
     next: AtomicU64,
-    calls: AtomicI64,
-    failures: AtomicI64,
-    slow: AtomicI64,
 }
 
 impl CountWindow {
@@ -75,9 +73,6 @@ impl CountWindow {
         Self {
             slots: (0..size.max(1)).map(|_| AtomicU8::new(0)).collect(),
             next: AtomicU64::new(0),
-            calls: AtomicI64::new(0),
-            failures: AtomicI64::new(0),
-            slow: AtomicI64::new(0),
         }
     }
 
@@ -87,33 +82,20 @@ impl CountWindow {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = &self.slots[(i % self.slots.len() as u64) as usize];
         let old = slot.swap(new, Ordering::AcqRel);
-        if old == new {
-            return false;
-        }
-        let bit = |v: u8, b: u8| i64::from(v & b != 0);
-        if old & RECORDED == 0 {
-            self.calls.fetch_add(1, Ordering::AcqRel);
-        }
-        let df = bit(new, FAILED) - bit(old, FAILED);
-        if df != 0 {
-            self.failures.fetch_add(df, Ordering::AcqRel);
-        }
-        let ds = bit(new, SLOW) - bit(old, SLOW);
-        if ds != 0 {
-            self.slow.fetch_add(ds, Ordering::AcqRel);
-        }
         // Rates rise with a new failure / slow call, or while the window is still filling
         // (the minimum number of calls may just have been reached).
-        df > 0 || ds > 0 || old & RECORDED == 0
+        outcome != 0 || old & RECORDED == 0
     }
 
     fn snapshot(&self) -> Snapshot {
-        let get = |a: &AtomicI64| a.load(Ordering::Acquire).max(0) as u64;
-        Snapshot {
-            calls: get(&self.calls),
-            failures: get(&self.failures),
-            slow: get(&self.slow),
+        let mut s = Snapshot::default();
+        for slot in &*self.slots {
+            let v = slot.load(Ordering::Acquire);
+            s.calls += u64::from(v & RECORDED != 0);
+            s.failures += u64::from(v & FAILED != 0);
+            s.slow += u64::from(v & SLOW != 0);
         }
+        s
     }
 
     fn reset(&self) {
@@ -121,9 +103,6 @@ impl CountWindow {
             s.store(0, Ordering::Release);
         }
         self.next.store(0, Ordering::Release);
-        self.calls.store(0, Ordering::Release);
-        self.failures.store(0, Ordering::Release);
-        self.slow.store(0, Ordering::Release);
     }
 }
 
@@ -343,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn count_window_concurrent_totals_are_exact_when_quiescent() {
+    fn count_window_concurrent_totals_match_the_ring() {
         let w = std::sync::Arc::new(Window::count(64));
         let threads: Vec<_> = (0..4)
             .map(|t| {
