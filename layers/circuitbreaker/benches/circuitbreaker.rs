@@ -113,29 +113,25 @@ fn closed_call(c: &mut Criterion) {
     g.finish();
 
     let batch = 50_000;
-    let vs_failsafe = median(
-        (0..21)
-            .map(|_| {
-                rt.block_on(async {
-                    let a = time(&ours, batch).await;
-                    let b = time_failsafe(&failsafe_cb, batch).await;
-                    a.as_secs_f64() / b.as_secs_f64()
-                })
-            })
-            .collect(),
+    let per_call = |d: Duration| d.as_secs_f64() * 1e9 / batch as f64;
+    let mut rounds = Vec::new();
+    for _ in 0..21 {
+        rounds.push(rt.block_on(async {
+            let a = per_call(time(&ours, batch).await);
+            let b = per_call(time_failsafe(&failsafe_cb, batch).await);
+            let c = per_call(time(&resilience, batch).await);
+            (a, b, c)
+        }));
+    }
+    let ours_ns = median(rounds.iter().map(|r| r.0).collect());
+    let failsafe_ns = median(rounds.iter().map(|r| r.1).collect());
+    let resilience_ns = median(rounds.iter().map(|r| r.2).collect());
+    let vs_failsafe = median(rounds.iter().map(|r| r.0 / r.1).collect());
+    let vs_resilience = median(rounds.iter().map(|r| r.0 / r.2).collect());
+    println!(
+        "paired medians per call: core_backend_circuitbreaker {ours_ns:.1} ns, failsafe {failsafe_ns:.1} ns, tower_resilience_circuitbreaker {resilience_ns:.1} ns"
     );
     println!("paired median ratio core_backend_circuitbreaker / failsafe = {vs_failsafe:.3}");
-    let vs_resilience = median(
-        (0..21)
-            .map(|_| {
-                rt.block_on(async {
-                    let a = time(&ours, batch).await;
-                    let b = time(&resilience, batch).await;
-                    a.as_secs_f64() / b.as_secs_f64()
-                })
-            })
-            .collect(),
-    );
     println!(
         "paired median ratio core_backend_circuitbreaker / tower_resilience_circuitbreaker = {vs_resilience:.3}"
     );
