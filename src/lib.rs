@@ -50,6 +50,20 @@ pub use core_backend_health as health;
 #[cfg(feature = "observability")]
 pub use core_backend_observability as observability;
 
+/// UUID v4/v7, ULID and Snowflake ids: generation, parsing, serde, axum paths ([`core_backend_idgen`]).
+#[cfg(feature = "idgen")]
+pub use core_backend_idgen as idgen;
+
+/// Keyed rate limits (GCRA, sliding and fixed window) with IETF `RateLimit` headers
+/// ([`core_backend_ratelimit`]).
+#[cfg(feature = "ratelimit")]
+pub use core_backend_ratelimit as ratelimit;
+
+/// Redis adapter: connection set-up and the Redis stores of the enabled packages
+/// ([`core_backend_redis`]).
+#[cfg(feature = "redis")]
+pub use core_backend_redis as redis;
+
 /// Retry policies and layer: backoff with jitter, budgets, `Retry-After`, idempotency
 /// ([`core_backend_retry`]).
 #[cfg(feature = "retry")]
