@@ -62,7 +62,7 @@ async fn axum_router_answers_503_problem_json_then_recovers() {
         .name("notes-db")
         .count_based_window(4)
         .minimum_number_of_calls(4)
-        .wait_duration_in_open(Duration::from_millis(300))
+        .wait_duration_in_open(Duration::from_millis(1_000))
         .permitted_calls_in_half_open(1)
         .build();
     let app = Router::new()
@@ -94,7 +94,7 @@ async fn axum_router_answers_503_problem_json_then_recovers() {
     );
 
     backend.healthy.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let res = client().request(get_req(addr, "/notes")).await.unwrap();
     assert_eq!(res.status(), 200, "probe admitted");
     assert_eq!(breaker.state(), State::Closed);
@@ -298,7 +298,7 @@ mod grpc {
             .name("notes")
             .count_based_window(4)
             .minimum_number_of_calls(4)
-            .wait_duration_in_open(Duration::from_millis(200))
+            .wait_duration_in_open(Duration::from_millis(1_000))
             .permitted_calls_in_half_open(1)
             .build();
         let svc = CircuitBreakerLayer::new(breaker.clone())
@@ -335,7 +335,7 @@ mod grpc {
         assert_eq!(e.message(), "circuit open");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "refused locally");
 
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         let _ = c.get_note(GetNoteRequest { id: "1".into() }).await;
         assert_eq!(breaker.state(), State::Open, "failed probe re-opens");
         assert_eq!(calls.load(Ordering::SeqCst), 3);

@@ -221,10 +221,11 @@ async fn client_reset_mid_body_reaches_caller() {
 
 #[tokio::test]
 async fn client_retries_slow_responses_with_per_attempt_timeout() {
-    let (addr, hits) = flaky_upstream(vec![Step::Slow(2000), Step::Slow(10)]).await;
+    let (addr, hits) = flaky_upstream(vec![Step::Slow(5_000), Step::Slow(10)]).await;
     let svc = ServiceBuilder::new()
         .layer(RetryLayer::builder().backoff(fast()).build())
-        .timeout(Duration::from_millis(200))
+        // Generous, so the fast second attempt fits even on a loaded machine.
+        .timeout(Duration::from_millis(1_000))
         .service(http_client());
     let res = svc.oneshot(get(addr)).await.unwrap();
     assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "slow");
