@@ -62,7 +62,7 @@ async fn axum_router_answers_503_problem_json_then_recovers() {
         .name("notes-db")
         .count_based_window(4)
         .minimum_number_of_calls(4)
-        .wait_duration_in_open(Duration::from_millis(1_000))
+        .wait_duration_in_open(Duration::from_secs(1))
         .permitted_calls_in_half_open(1)
         .build();
     let app = Router::new()
@@ -298,7 +298,7 @@ mod grpc {
             .name("notes")
             .count_based_window(4)
             .minimum_number_of_calls(4)
-            .wait_duration_in_open(Duration::from_millis(1_000))
+            .wait_duration_in_open(Duration::from_secs(1))
             .permitted_calls_in_half_open(1)
             .build();
         let svc = CircuitBreakerLayer::new(breaker.clone())

@@ -225,7 +225,7 @@ async fn client_retries_slow_responses_with_per_attempt_timeout() {
     let svc = ServiceBuilder::new()
         .layer(RetryLayer::builder().backoff(fast()).build())
         // Generous, so the fast second attempt fits even on a loaded machine.
-        .timeout(Duration::from_millis(1_000))
+        .timeout(Duration::from_secs(1))
         .service(http_client());
     let res = svc.oneshot(get(addr)).await.unwrap();
     assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "slow");
