@@ -68,3 +68,13 @@ pub use core_backend_redis as redis;
 /// response-cache layer with `ETag` / 304 ([`core_backend_cache`]).
 #[cfg(feature = "cache")]
 pub use core_backend_cache as cache;
+
+/// Retry policies and layer: backoff with jitter, budgets, `Retry-After`, idempotency
+/// ([`core_backend_retry`]).
+#[cfg(feature = "retry")]
+pub use core_backend_retry as retry;
+
+/// Circuit breakers: count/time windows, slow calls, half-open probes, per-key
+/// ([`core_backend_circuitbreaker`]).
+#[cfg(feature = "circuitbreaker")]
+pub use core_backend_circuitbreaker as circuitbreaker;
