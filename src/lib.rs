@@ -78,3 +78,7 @@ pub use core_backend_retry as retry;
 /// ([`core_backend_circuitbreaker`]).
 #[cfg(feature = "circuitbreaker")]
 pub use core_backend_circuitbreaker as circuitbreaker;
+
+/// Bounded worker pool, bulkhead and adaptive concurrency limit layers ([`core_backend_worker`]).
+#[cfg(feature = "worker")]
+pub use core_backend_worker as worker;
