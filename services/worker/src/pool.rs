@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use metrics::{Counter, Gauge, Histogram};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -63,24 +62,30 @@ use crate::error::{SubmitError, TaskError};
 ///
 /// The classic shape (N long-lived workers reading a bounded channel of boxed futures) costs an
 /// allocation for the box, a channel send and receive, and a lock per task, and funnels all
-/// tasks through N queues. Here admission is a semaphore of `workers + queue_capacity`
-/// permits (that is the backpressure) and running is a semaphore of `workers` permits; an
-/// admitted task is spawned straight onto the runtime, whose work-stealing scheduler is the
-/// queue. The hot path is therefore what a hand-written `Semaphore` + `tokio::spawn` costs,
-/// plus one uncontended `try_acquire`; see the crate README for the measured ratio.
+/// tasks through N queues. Here a semaphore of `workers` permits bounds the running tasks and
+/// a second one of `queue_capacity` permits bounds the waiting ones: a task that finds a free
+/// worker takes its permit at submission and is spawned straight onto the runtime, whose
+/// work-stealing scheduler is the queue; only when every worker is busy does it take a queue
+/// slot and wait (inside its spawned task) for a worker. The hot path is therefore exactly
+/// what a hand-written `Semaphore` + `tokio::spawn` costs plus the bookkeeping above; see
+/// the crate README for the measured ratio.
 #[derive(Clone)]
 pub struct WorkerPool {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    admission: Arc<Semaphore>,
     running: Arc<Semaphore>,
+    // Closed when shutdown begins; it doubles as the "accepting tasks" flag.
+    queue_slots: Arc<Semaphore>,
     workers: usize,
     queue_capacity: usize,
     task_timeout: Option<Duration>,
     tracker: TaskTracker,
+    // Cancelled when the drain deadline passes. Tasks wait on one of several child tokens
+    // (round-robin per thread) so registering a waiter does not contend on one lock.
     cancel: CancellationToken,
+    cancel_shards: Box<[CancellationToken]>,
     metrics: PoolMetrics,
 }
 
@@ -159,19 +164,19 @@ impl WorkerPoolBuilder {
     /// Builds the pool.
     pub fn build(self) -> WorkerPool {
         let workers = self.config.workers.max(1);
-        let queue_capacity = self
-            .config
-            .queue_capacity
-            .min(Semaphore::MAX_PERMITS - workers);
+        let workers = workers.min(Semaphore::MAX_PERMITS);
+        let queue_capacity = self.config.queue_capacity.min(Semaphore::MAX_PERMITS);
+        let cancel = CancellationToken::new();
         WorkerPool {
             inner: Arc::new(Inner {
-                admission: Arc::new(Semaphore::new(workers + queue_capacity)),
                 running: Arc::new(Semaphore::new(workers)),
+                queue_slots: Arc::new(Semaphore::new(queue_capacity)),
                 workers,
                 queue_capacity,
                 task_timeout: self.config.task_timeout,
                 tracker: TaskTracker::new(),
-                cancel: CancellationToken::new(),
+                cancel_shards: (0..CANCEL_SHARDS).map(|_| cancel.child_token()).collect(),
+                cancel,
                 metrics: PoolMetrics::new(&self.name),
             }),
         }
@@ -225,12 +230,21 @@ impl WorkerPool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match Arc::clone(&self.inner.admission).acquire_owned().await {
-            Ok(admitted) => Ok(self.spawn(admitted, task)),
-            Err(_closed) => {
-                self.inner.metrics.rejected.increment(1);
-                Err(SubmitError::Closed)
-            }
+        let inner = &self.inner;
+        if let Some(slot) = self.try_slot() {
+            return Ok(self.spawn(slot, task));
+        }
+        if self.is_closed() {
+            return Err(self.reject(SubmitError::Closed));
+        }
+        // Full: wait for whichever frees first, a worker or a queue slot.
+        let slot = tokio::select! {
+            worker = Arc::clone(&inner.running).acquire_owned() => worker.ok().map(Slot::Worker),
+            queued = Arc::clone(&inner.queue_slots).acquire_owned() => queued.ok().map(Slot::Queued),
+        };
+        match slot {
+            Some(slot) if !self.is_closed() => Ok(self.spawn(slot, task)),
+            _ => Err(self.reject(SubmitError::Closed)),
         }
     }
 
@@ -241,16 +255,30 @@ impl WorkerPool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match Arc::clone(&self.inner.admission).try_acquire_owned() {
-            Ok(admitted) => Ok(self.spawn(admitted, task)),
-            Err(err) => {
-                self.inner.metrics.rejected.increment(1);
-                Err(match err {
-                    TryAcquireError::NoPermits => SubmitError::Full,
-                    TryAcquireError::Closed => SubmitError::Closed,
-                })
-            }
+        match self.try_slot() {
+            Some(slot) => Ok(self.spawn(slot, task)),
+            None if self.is_closed() => Err(self.reject(SubmitError::Closed)),
+            None => Err(self.reject(SubmitError::Full)),
         }
+    }
+
+    /// A free worker, else a free queue slot; `None` when full or closed.
+    fn try_slot(&self) -> Option<Slot> {
+        if self.is_closed() {
+            return None;
+        }
+        if let Ok(worker) = Arc::clone(&self.inner.running).try_acquire_owned() {
+            return Some(Slot::Worker(worker));
+        }
+        Arc::clone(&self.inner.queue_slots)
+            .try_acquire_owned()
+            .ok()
+            .map(Slot::Queued)
+    }
+
+    fn reject(&self, err: SubmitError) -> SubmitError {
+        self.inner.metrics.rejected.increment(1);
+        err
     }
 
     /// Tasks accepted and not yet finished (running plus queued).
@@ -265,7 +293,7 @@ impl WorkerPool {
 
     /// Whether [`shutdown`](Self::shutdown) has begun.
     pub fn is_closed(&self) -> bool {
-        self.inner.admission.is_closed()
+        self.inner.queue_slots.is_closed()
     }
 
     /// Stops accepting tasks, lets the running and queued ones finish until `deadline` has
@@ -275,7 +303,7 @@ impl WorkerPool {
     /// Any clone of the pool may call it; a second call drains what is left again.
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let inner = &self.inner;
-        inner.admission.close();
+        inner.queue_slots.close();
         inner.tracker.close();
         let at_start = inner.tracker.len();
         tracing::info!(in_flight = at_start, ?deadline, "worker pool shutting down");
@@ -299,50 +327,76 @@ impl WorkerPool {
         }
     }
 
-    fn spawn<F>(&self, admitted: OwnedSemaphorePermit, task: F) -> TaskHandle<F::Output>
+    fn spawn<F>(&self, slot: Slot, task: F) -> TaskHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        // Fast path: a free worker is taken right here, so the spawned task never waits.
-        let worker = Arc::clone(&inner.running).try_acquire_owned().ok();
-        if worker.is_none() {
+        if matches!(slot, Slot::Queued(_)) {
             inner.metrics.queued.increment(1.0);
         }
+        let cancel = inner.cancel_shard().clone();
         let join = self.inner.tracker.spawn(async move {
-            let _admitted = admitted;
-            let _worker = if let Some(worker) = worker {
-                worker
-            } else {
-                let worker = tokio::select! {
-                    biased;
-                    () = inner.cancel.cancelled() => None,
-                    worker = Arc::clone(&inner.running).acquire_owned() => worker.ok(),
-                };
-                inner.metrics.queued.decrement(1.0);
-                let Some(worker) = worker else {
-                    inner.metrics.failed.increment(1);
-                    return Err(TaskError::Cancelled);
-                };
-                worker
+            let _worker = match slot {
+                Slot::Worker(worker) => worker,
+                Slot::Queued(queue_slot) => {
+                    let worker = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => None,
+                        worker = Arc::clone(&inner.running).acquire_owned() => worker.ok(),
+                    };
+                    // Holding a worker now (or cancelled): the queue slot is free again.
+                    drop(queue_slot);
+                    inner.metrics.queued.decrement(1.0);
+                    let Some(worker) = worker else {
+                        inner.metrics.failed.increment(1);
+                        return Err(TaskError::Cancelled);
+                    };
+                    worker
+                }
             };
-            inner.run(task).await
+            inner.run(task, &cancel).await
         });
         TaskHandle { join }
     }
 }
 
+/// What a task holds from submission on.
+enum Slot {
+    /// A worker: the task runs at once.
+    Worker(OwnedSemaphorePermit),
+    /// A queue slot, traded for a worker when one frees.
+    Queued(OwnedSemaphorePermit),
+}
+
 impl Inner {
-    async fn run<F: Future>(&self, task: F) -> Result<F::Output, TaskError> {
-        let started = Instant::now();
+    fn cancel_shard(&self) -> &CancellationToken {
+        thread_local! {
+            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let i = NEXT.with(|next| {
+            let i = next.get();
+            next.set(i.wrapping_add(1));
+            i
+        });
+        &self.cancel_shards[i % self.cancel_shards.len()]
+    }
+
+    async fn run<F: Future>(
+        &self,
+        task: F,
+        cancel: &CancellationToken,
+    ) -> Result<F::Output, TaskError> {
+        // Wall-clock duration for the histogram (tokio's clock is only needed for timeouts).
+        let started = std::time::Instant::now();
         let _running = RunningGuard::new(&self.metrics.running);
         let task = AssertUnwindSafe(task).catch_unwind();
         let outcome = match self.task_timeout {
             None => tokio::select! {
                 biased;
                 out = task => Some(out),
-                () = self.cancel.cancelled() => None,
+                () = cancel.cancelled() => None,
             },
             Some(timeout) => tokio::select! {
                 biased;
@@ -355,7 +409,7 @@ impl Inner {
                         return Err(TaskError::TimedOut);
                     }
                 },
-                () = self.cancel.cancelled() => None,
+                () = cancel.cancelled() => None,
             },
         };
         self.metrics
@@ -396,6 +450,8 @@ impl Drop for RunningGuard<'_> {
         self.0.decrement(1.0);
     }
 }
+
+const CANCEL_SHARDS: usize = 16;
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
@@ -448,7 +504,7 @@ impl<T> Future for TaskHandle<T> {
 mod tests {
     use super::*;
     use tokio::sync::oneshot;
-    use tokio::time::sleep;
+    use tokio::time::{Instant, sleep};
 
     #[tokio::test(start_paused = true)]
     async fn runs_tasks_and_returns_values() {
