@@ -148,6 +148,24 @@ impl<S: fmt::Debug, C> fmt::Debug for AdaptiveConcurrency<S, C> {
     }
 }
 
+impl<S> AdaptiveConcurrency<S> {
+    /// Wraps `inner` with its own limit driven by `algorithm`, errors counting as drops.
+    ///
+    /// To share one limit between several services, or to choose the classifier, build an
+    /// [`AdaptiveConcurrencyLayer`](super::AdaptiveConcurrencyLayer).
+    pub fn new(inner: S, algorithm: impl LimitAlgorithm) -> Self {
+        Self::with_shared(
+            inner,
+            Arc::new(Shared::new(
+                Box::new(algorithm),
+                super::DefaultClassifier,
+                Duration::from_secs(1),
+                "default",
+            )),
+        )
+    }
+}
+
 impl<S, C> AdaptiveConcurrency<S, C> {
     pub(crate) fn with_shared(inner: S, shared: Arc<Shared<C>>) -> Self {
         Self {
@@ -341,6 +359,20 @@ mod tests {
             "dropping a ready service gives its share back"
         );
         assert!(format!("{clone:?}").contains("has_permit: false"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn standalone_service_and_accessors() {
+        use tower::ServiceExt;
+        let mut svc = AdaptiveConcurrency::new(
+            tower::service_fn(|x: u32| async move { Ok::<_, BoxError>(x) }),
+            Aimd::builder().initial_limit(2).build(),
+        );
+        assert_eq!(svc.limit(), 2);
+        assert_eq!(svc.ready().await.unwrap().call(7).await.unwrap(), 7);
+        let _ = svc.get_ref();
+        let _ = svc.get_mut();
+        let _inner = svc.into_inner();
     }
 
     #[tokio::test(start_paused = true)]
