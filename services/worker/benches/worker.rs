@@ -16,9 +16,16 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 const TASKS: u64 = 10_000;
 const WORKERS: usize = 64;
 
-fn runtime() -> tokio::runtime::Runtime {
+fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
@@ -31,15 +38,19 @@ async fn work(i: u64) -> u64 {
 }
 
 fn pool_throughput(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("pool_throughput");
+    pool_group(c, "pool_throughput", &multi_thread());
+    pool_group(c, "pool_throughput_current_thread", &current_thread());
+}
+
+fn pool_group(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime) {
+    let mut group = c.benchmark_group(name);
     group
         .throughput(Throughput::Elements(TASKS))
         .measurement_time(Duration::from_secs(4))
         .sample_size(30);
 
     group.bench_function(BenchmarkId::new("tokio_spawn_semaphore", TASKS), |b| {
-        b.to_async(&rt).iter(|| async {
+        b.to_async(rt).iter(|| async {
             let semaphore = Arc::new(Semaphore::new(WORKERS));
             let mut handles = Vec::with_capacity(TASKS as usize);
             for i in 0..TASKS {
@@ -62,7 +73,7 @@ fn pool_throughput(c: &mut Criterion) {
         group.bench_function(
             BenchmarkId::new(format!("worker_pool_queue_{queue}"), TASKS),
             |b| {
-                b.to_async(&rt).iter(|| async {
+                b.to_async(rt).iter(|| async {
                     let pool = WorkerPool::builder()
                         .workers(WORKERS)
                         .queue_capacity(queue)

@@ -10,10 +10,15 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
+use futures_util::future::CatchUnwind;
 use metrics::{Counter, Gauge, Histogram};
+use pin_project_lite::pin_project;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Sleep;
 use tokio_util::task::TaskTracker;
 
 use crate::config::WorkerConfig;
@@ -82,10 +87,10 @@ struct Inner {
     queue_capacity: usize,
     task_timeout: Option<Duration>,
     tracker: TaskTracker,
-    // Cancelled when the drain deadline passes. Tasks wait on one of several child tokens
-    // (round-robin per thread) so registering a waiter does not contend on one lock.
-    cancel: CancellationToken,
-    cancel_shards: Box<[CancellationToken]>,
+    // Set when the drain deadline passes; running tasks are woken through one of several
+    // `Notify`s (round-robin per thread) so registering a waiter does not contend on one lock.
+    aborted: AtomicBool,
+    abort_shards: Box<[Notify]>,
     metrics: PoolMetrics,
 }
 
@@ -166,7 +171,6 @@ impl WorkerPoolBuilder {
         let workers = self.config.workers.max(1);
         let workers = workers.min(Semaphore::MAX_PERMITS);
         let queue_capacity = self.config.queue_capacity.min(Semaphore::MAX_PERMITS);
-        let cancel = CancellationToken::new();
         WorkerPool {
             inner: Arc::new(Inner {
                 running: Arc::new(Semaphore::new(workers)),
@@ -175,8 +179,8 @@ impl WorkerPoolBuilder {
                 queue_capacity,
                 task_timeout: self.config.task_timeout,
                 tracker: TaskTracker::new(),
-                cancel_shards: (0..CANCEL_SHARDS).map(|_| cancel.child_token()).collect(),
-                cancel,
+                aborted: AtomicBool::new(false),
+                abort_shards: (0..ABORT_SHARDS).map(|_| Notify::new()).collect(),
                 metrics: PoolMetrics::new(&self.name),
             }),
         }
@@ -318,7 +322,10 @@ impl WorkerPool {
         }
         let aborted = inner.tracker.len();
         tracing::warn!(aborted, "worker pool drain deadline passed, aborting tasks");
-        inner.cancel.cancel();
+        inner.aborted.store(true, Ordering::Release);
+        for shard in &inner.abort_shards {
+            shard.notify_waiters();
+        }
         inner.running.close();
         inner.tracker.wait().await;
         ShutdownReport {
@@ -336,27 +343,33 @@ impl WorkerPool {
         if matches!(slot, Slot::Queued(_)) {
             inner.metrics.queued.increment(1.0);
         }
-        let cancel = inner.cancel_shard().clone();
+        let shard = next_shard();
         let join = self.inner.tracker.spawn(async move {
+            // Built before the first await so the task is stored once in this future.
+            let supervised = Supervised::new(
+                task,
+                &inner.aborted,
+                &inner.abort_shards[shard % inner.abort_shards.len()],
+                inner.task_timeout,
+            );
             let _worker = match slot {
                 Slot::Worker(worker) => worker,
                 Slot::Queued(queue_slot) => {
-                    let worker = tokio::select! {
-                        biased;
-                        () = cancel.cancelled() => None,
-                        worker = Arc::clone(&inner.running).acquire_owned() => worker.ok(),
-                    };
-                    // Holding a worker now (or cancelled): the queue slot is free again.
+                    // Aborting closes `running`, which ends this wait.
+                    let worker = Arc::clone(&inner.running).acquire_owned().await;
+                    // Holding a worker now (or aborted): the queue slot is free again.
                     drop(queue_slot);
                     inner.metrics.queued.decrement(1.0);
-                    let Some(worker) = worker else {
+                    let Ok(worker) = worker else {
                         inner.metrics.failed.increment(1);
                         return Err(TaskError::Cancelled);
                     };
                     worker
                 }
             };
-            inner.run(task, &cancel).await
+            let _running = RunningGuard::new(&inner.metrics.running);
+            let (outcome, elapsed) = supervised.await;
+            inner.finish(outcome, elapsed)
         });
         TaskHandle { join }
     }
@@ -371,68 +384,108 @@ enum Slot {
 }
 
 impl Inner {
-    fn cancel_shard(&self) -> &CancellationToken {
-        thread_local! {
-            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-        }
-        let i = NEXT.with(|next| {
-            let i = next.get();
-            next.set(i.wrapping_add(1));
-            i
-        });
-        &self.cancel_shards[i % self.cancel_shards.len()]
-    }
-
-    async fn run<F: Future>(
-        &self,
-        task: F,
-        cancel: &CancellationToken,
-    ) -> Result<F::Output, TaskError> {
-        // Wall-clock duration for the histogram (tokio's clock is only needed for timeouts).
-        let started = std::time::Instant::now();
-        let _running = RunningGuard::new(&self.metrics.running);
-        let task = AssertUnwindSafe(task).catch_unwind();
-        let outcome = match self.task_timeout {
-            None => tokio::select! {
-                biased;
-                out = task => Some(out),
-                () = cancel.cancelled() => None,
-            },
-            Some(timeout) => tokio::select! {
-                biased;
-                out = tokio::time::timeout(timeout, task) => match out {
-                    Ok(out) => Some(out),
-                    Err(_elapsed) => {
-                        self.metrics.timed_out.increment(1);
-                        self.metrics.failed.increment(1);
-                        tracing::warn!(?timeout, "worker task timed out");
-                        return Err(TaskError::TimedOut);
-                    }
-                },
-                () = cancel.cancelled() => None,
-            },
-        };
-        self.metrics
-            .duration
-            .record(started.elapsed().as_secs_f64());
+    fn finish<T>(&self, outcome: Outcome<T>, elapsed: Duration) -> Result<T, TaskError> {
+        self.metrics.duration.record(elapsed.as_secs_f64());
         match outcome {
-            Some(Ok(value)) => {
+            Outcome::Done(Ok(value)) => {
                 self.metrics.completed.increment(1);
                 Ok(value)
             }
-            Some(Err(payload)) => {
+            Outcome::Done(Err(payload)) => {
                 let message = panic_message(payload.as_ref());
                 self.metrics.panicked.increment(1);
                 self.metrics.failed.increment(1);
                 tracing::error!(panic = %message, "worker task panicked");
                 Err(TaskError::Panicked(message))
             }
-            None => {
+            Outcome::TimedOut => {
+                self.metrics.timed_out.increment(1);
+                self.metrics.failed.increment(1);
+                tracing::warn!(timeout = ?self.task_timeout, "worker task timed out");
+                Err(TaskError::TimedOut)
+            }
+            Outcome::Aborted => {
                 self.metrics.failed.increment(1);
                 Err(TaskError::Cancelled)
             }
         }
     }
+}
+
+enum Outcome<T> {
+    Done(std::thread::Result<T>),
+    TimedOut,
+    Aborted,
+}
+
+pin_project! {
+    /// Runs a task with panic catching, the optional timeout and the pool's abort signal,
+    /// without the extra copies and locks of `select!` + `timeout` + `CancellationToken`.
+    struct Supervised<'a, F> {
+        #[pin]
+        task: CatchUnwind<AssertUnwindSafe<F>>,
+        // Created on first poll: the timeout runs from when the task gets a worker.
+        timeout: Option<Duration>,
+        sleep: Option<Pin<Box<Sleep>>>,
+        started: Option<std::time::Instant>,
+        aborted: &'a AtomicBool,
+        // Created with the future, so it sees every `notify_waiters` from then on.
+        #[pin]
+        abort: Notified<'a>,
+    }
+}
+
+impl<'a, F: Future> Supervised<'a, F> {
+    fn new(task: F, aborted: &'a AtomicBool, abort: &'a Notify, timeout: Option<Duration>) -> Self {
+        Self {
+            task: AssertUnwindSafe(task).catch_unwind(),
+            timeout,
+            sleep: None,
+            started: None,
+            aborted,
+            abort: abort.notified(),
+        }
+    }
+}
+
+impl<F: Future> Future for Supervised<'_, F> {
+    type Output = (Outcome<F::Output>, Duration);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Wall-clock start for the duration histogram.
+        let started = *this.started.get_or_insert_with(std::time::Instant::now);
+        // The task first: one that finishes now never touches the timer or the abort lock.
+        if let Poll::Ready(out) = this.task.poll(cx) {
+            return Poll::Ready((Outcome::Done(out), started.elapsed()));
+        }
+        // Its deadline, armed on the first pending poll.
+        if let Some(timeout) = *this.timeout {
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready((Outcome::TimedOut, started.elapsed()));
+            }
+        }
+        // The pool's abort signal (registering for it before reading the flag).
+        if this.abort.poll(cx).is_ready() || this.aborted.load(Ordering::Acquire) {
+            return Poll::Ready((Outcome::Aborted, started.elapsed()));
+        }
+        Poll::Pending
+    }
+}
+
+/// Spreads tasks over the abort `Notify`s: round-robin per thread, no shared counter.
+fn next_shard() -> usize {
+    thread_local! {
+        static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    NEXT.with(|next| {
+        let i = next.get();
+        next.set(i.wrapping_add(1));
+        i
+    })
 }
 
 /// Keeps the `running` gauge right even when a task is aborted mid-poll.
@@ -451,7 +504,7 @@ impl Drop for RunningGuard<'_> {
     }
 }
 
-const CANCEL_SHARDS: usize = 16;
+const ABORT_SHARDS: usize = 16;
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
