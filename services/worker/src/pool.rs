@@ -13,11 +13,9 @@ use futures_util::FutureExt as _;
 use futures_util::future::CatchUnwind;
 use metrics::{Counter, Gauge, Histogram};
 use pin_project_lite::pin_project;
-use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::Notify;
-use tokio::sync::futures::Notified;
+use std::sync::{Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Sleep;
 use tokio_util::task::TaskTracker;
 
@@ -87,10 +85,8 @@ struct Inner {
     queue_capacity: usize,
     task_timeout: Option<Duration>,
     tracker: TaskTracker,
-    // Set when the drain deadline passes; running tasks are woken through one of several
-    // `Notify`s (round-robin per thread) so registering a waiter does not contend on one lock.
-    aborted: AtomicBool,
-    abort_shards: Box<[Notify]>,
+    // Abort handles of the tasks, for the drain deadline; sharded to keep the locks cold.
+    abort_handles: Box<[Mutex<Vec<AbortHandle>>]>,
     metrics: PoolMetrics,
 }
 
@@ -179,8 +175,7 @@ impl WorkerPoolBuilder {
                 queue_capacity,
                 task_timeout: self.config.task_timeout,
                 tracker: TaskTracker::new(),
-                aborted: AtomicBool::new(false),
-                abort_shards: (0..ABORT_SHARDS).map(|_| Notify::new()).collect(),
+                abort_handles: (0..ABORT_SHARDS).map(|_| Mutex::new(Vec::new())).collect(),
                 metrics: PoolMetrics::new(&self.name),
             }),
         }
@@ -322,11 +317,7 @@ impl WorkerPool {
         }
         let aborted = inner.tracker.len();
         tracing::warn!(aborted, "worker pool drain deadline passed, aborting tasks");
-        inner.aborted.store(true, Ordering::Release);
-        for shard in &inner.abort_shards {
-            shard.notify_waiters();
-        }
-        inner.running.close();
+        inner.abort_all();
         inner.tracker.wait().await;
         ShutdownReport {
             drained: at_start.saturating_sub(aborted),
@@ -339,38 +330,24 @@ impl WorkerPool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        if matches!(slot, Slot::Queued(_)) {
-            inner.metrics.queued.increment(1.0);
-        }
-        let shard = next_shard();
-        let join = self.inner.tracker.spawn(async move {
-            // Built before the first await so the task is stored once in this future.
-            let supervised = Supervised::new(
-                task,
-                &inner.aborted,
-                &inner.abort_shards[shard % inner.abort_shards.len()],
-                inner.task_timeout,
-            );
-            let _worker = match slot {
-                Slot::Worker(worker) => worker,
-                Slot::Queued(queue_slot) => {
-                    // Aborting closes `running`, which ends this wait.
-                    let worker = Arc::clone(&inner.running).acquire_owned().await;
-                    // Holding a worker now (or aborted): the queue slot is free again.
-                    drop(queue_slot);
-                    inner.metrics.queued.decrement(1.0);
-                    let Ok(worker) = worker else {
-                        inner.metrics.failed.increment(1);
-                        return Err(TaskError::Cancelled);
-                    };
-                    worker
-                }
-            };
-            let _running = RunningGuard::new(&inner.metrics.running);
-            let (outcome, elapsed) = supervised.await;
-            inner.finish(outcome, elapsed)
+        let inner = &self.inner;
+        let (worker, queued) = match slot {
+            Slot::Worker(worker) => (Some(worker), None),
+            Slot::Queued(queue_slot) => {
+                inner.metrics.queued.increment(1.0);
+                let acquire: AcquireWorker = Box::pin(Arc::clone(&inner.running).acquire_owned());
+                (None, Some((queue_slot, acquire)))
+            }
+        };
+        let join = inner.tracker.spawn(PoolTask {
+            task: AssertUnwindSafe(task).catch_unwind(),
+            guard: TaskGuard::new(Arc::clone(inner), worker.is_some()),
+            worker,
+            queued,
+            sleep: None,
+            started: None,
         });
+        inner.register(join.abort_handle());
         TaskHandle { join }
     }
 }
@@ -383,124 +360,190 @@ enum Slot {
     Queued(OwnedSemaphorePermit),
 }
 
+type AcquireWorker = Pin<
+    Box<
+        dyn Future<Output = Result<OwnedSemaphorePermit, tokio::sync::AcquireError>>
+            + Send
+            + 'static,
+    >,
+>;
+
 impl Inner {
-    fn finish<T>(&self, outcome: Outcome<T>, elapsed: Duration) -> Result<T, TaskError> {
-        self.metrics.duration.record(elapsed.as_secs_f64());
-        match outcome {
-            Outcome::Done(Ok(value)) => {
-                self.metrics.completed.increment(1);
-                Ok(value)
+    /// Remembers a task so the drain deadline can abort it. Finished tasks are pruned once
+    /// a shard has grown past twice the pool's size, so memory stays bounded.
+    fn register(&self, handle: AbortHandle) {
+        thread_local! {
+            static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        // Round-robin per thread: no shared counter, little contention on the shard locks.
+        let shard = NEXT.with(|next| {
+            let i = next.get();
+            next.set(i.wrapping_add(1));
+            i
+        });
+        let mut shard = self.abort_handles[shard % ABORT_SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if shard.len() >= shard.capacity() {
+            shard.retain(|h| !h.is_finished());
+            let floor = (2 * (self.workers + self.queue_capacity) / ABORT_SHARDS).max(8);
+            let len = shard.len();
+            let want = floor.max(2 * len);
+            if shard.capacity() < want {
+                shard.reserve(want - len);
             }
-            Outcome::Done(Err(payload)) => {
-                let message = panic_message(payload.as_ref());
-                self.metrics.panicked.increment(1);
-                self.metrics.failed.increment(1);
-                tracing::error!(panic = %message, "worker task panicked");
-                Err(TaskError::Panicked(message))
-            }
-            Outcome::TimedOut => {
-                self.metrics.timed_out.increment(1);
-                self.metrics.failed.increment(1);
-                tracing::warn!(timeout = ?self.task_timeout, "worker task timed out");
-                Err(TaskError::TimedOut)
-            }
-            Outcome::Aborted => {
-                self.metrics.failed.increment(1);
-                Err(TaskError::Cancelled)
+        }
+        shard.push(handle);
+    }
+
+    fn abort_all(&self) {
+        self.running.close();
+        for shard in &*self.abort_handles {
+            let handles =
+                std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
+            for handle in handles {
+                handle.abort();
             }
         }
     }
-}
-
-enum Outcome<T> {
-    Done(std::thread::Result<T>),
-    TimedOut,
-    Aborted,
 }
 
 pin_project! {
-    /// Runs a task with panic catching, the optional timeout and the pool's abort signal,
-    /// without the extra copies and locks of `select!` + `timeout` + `CancellationToken`.
-    struct Supervised<'a, F> {
+    /// A submitted task as spawned: waits for a worker if queued, then runs the task with
+    /// panic catching and the optional timeout. Hand-written rather than an `async` block so
+    /// the task is stored once and nothing else is big (see the crate README, benchmarks).
+    struct PoolTask<F> {
         #[pin]
         task: CatchUnwind<AssertUnwindSafe<F>>,
-        // Created on first poll: the timeout runs from when the task gets a worker.
-        timeout: Option<Duration>,
+        guard: TaskGuard,
+        worker: Option<OwnedSemaphorePermit>,
+        // The queue slot and the wait for a worker; boxed as only queued tasks need it.
+        queued: Option<(OwnedSemaphorePermit, AcquireWorker)>,
+        // The timeout, armed on the first pending poll of the running task.
         sleep: Option<Pin<Box<Sleep>>>,
+        // Wall-clock start for the duration histogram.
         started: Option<std::time::Instant>,
-        aborted: &'a AtomicBool,
-        // Created with the future, so it sees every `notify_waiters` from then on.
-        #[pin]
-        abort: Notified<'a>,
     }
 }
 
-impl<'a, F: Future> Supervised<'a, F> {
-    fn new(task: F, aborted: &'a AtomicBool, abort: &'a Notify, timeout: Option<Duration>) -> Self {
-        Self {
-            task: AssertUnwindSafe(task).catch_unwind(),
-            timeout,
-            sleep: None,
-            started: None,
-            aborted,
-            abort: abort.notified(),
-        }
-    }
-}
-
-impl<F: Future> Future for Supervised<'_, F> {
-    type Output = (Outcome<F::Output>, Duration);
+impl<F: Future> Future for PoolTask<F> {
+    type Output = Result<F::Output, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        // Wall-clock start for the duration histogram.
-        let started = *this.started.get_or_insert_with(std::time::Instant::now);
-        // The task first: one that finishes now never touches the timer or the abort lock.
-        if let Poll::Ready(out) = this.task.poll(cx) {
-            return Poll::Ready((Outcome::Done(out), started.elapsed()));
+        // A queued task first waits for a worker; the pool's abort closes the semaphore.
+        if this.worker.is_none() {
+            let acquired = match this.queued.as_mut() {
+                Some((_, acquire)) => ready!(acquire.as_mut().poll(cx)),
+                None => return Poll::Ready(Err(this.guard.finish(TaskError::Cancelled))),
+            };
+            // The queue slot is free again either way.
+            *this.queued = None;
+            this.guard.leave_queue();
+            match acquired {
+                Ok(worker) => *this.worker = Some(worker),
+                Err(_closed) => return Poll::Ready(Err(this.guard.finish(TaskError::Cancelled))),
+            }
         }
-        // Its deadline, armed on the first pending poll.
-        if let Some(timeout) = *this.timeout {
+        let started = *this.started.get_or_insert_with(std::time::Instant::now);
+        // The task itself; one that completes now never touches the timer.
+        if let Poll::Ready(out) = this.task.poll(cx) {
+            let elapsed = started.elapsed();
+            return Poll::Ready(this.guard.complete(out, elapsed));
+        }
+        // Its deadline.
+        if let Some(timeout) = this.guard.inner.task_timeout {
             let sleep = this
                 .sleep
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
             if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready((Outcome::TimedOut, started.elapsed()));
+                this.guard.record(started.elapsed());
+                tracing::warn!(?timeout, "worker task timed out");
+                this.guard.inner.metrics.timed_out.increment(1);
+                return Poll::Ready(Err(this.guard.finish(TaskError::TimedOut)));
             }
-        }
-        // The pool's abort signal (registering for it before reading the flag).
-        if this.abort.poll(cx).is_ready() || this.aborted.load(Ordering::Acquire) {
-            return Poll::Ready((Outcome::Aborted, started.elapsed()));
         }
         Poll::Pending
     }
 }
 
-/// Spreads tasks over the abort `Notify`s: round-robin per thread, no shared counter.
-fn next_shard() -> usize {
-    thread_local! {
-        static NEXT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-    NEXT.with(|next| {
-        let i = next.get();
-        next.set(i.wrapping_add(1));
-        i
-    })
+/// Keeps the gauges and counters right however a task ends, including being aborted
+/// (dropped) mid-flight.
+struct TaskGuard {
+    inner: Arc<Inner>,
+    queued: bool,
+    running: bool,
+    done: bool,
 }
 
-/// Keeps the `running` gauge right even when a task is aborted mid-poll.
-struct RunningGuard<'a>(&'a Gauge);
+impl TaskGuard {
+    fn new(inner: Arc<Inner>, running: bool) -> Self {
+        if running {
+            inner.metrics.running.increment(1.0);
+        }
+        Self {
+            inner,
+            queued: !running,
+            running,
+            done: false,
+        }
+    }
 
-impl<'a> RunningGuard<'a> {
-    fn new(gauge: &'a Gauge) -> Self {
-        gauge.increment(1.0);
-        Self(gauge)
+    fn leave_queue(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.inner.metrics.queued.decrement(1.0);
+        }
+        if !self.running {
+            self.running = true;
+            self.inner.metrics.running.increment(1.0);
+        }
+    }
+
+    fn record(&self, elapsed: Duration) {
+        self.inner.metrics.duration.record(elapsed.as_secs_f64());
+    }
+
+    fn complete<T>(
+        &mut self,
+        out: std::thread::Result<T>,
+        elapsed: Duration,
+    ) -> Result<T, TaskError> {
+        self.record(elapsed);
+        match out {
+            Ok(value) => {
+                self.done = true;
+                self.inner.metrics.completed.increment(1);
+                Ok(value)
+            }
+            Err(payload) => {
+                let message = panic_message(payload.as_ref());
+                self.inner.metrics.panicked.increment(1);
+                tracing::error!(panic = %message, "worker task panicked");
+                Err(self.finish(TaskError::Panicked(message)))
+            }
+        }
+    }
+
+    /// Ends the task with an error: counted as failed.
+    fn finish(&mut self, err: TaskError) -> TaskError {
+        self.done = true;
+        self.inner.metrics.failed.increment(1);
+        err
     }
 }
 
-impl Drop for RunningGuard<'_> {
+impl Drop for TaskGuard {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        if self.queued {
+            self.inner.metrics.queued.decrement(1.0);
+        }
+        if self.running {
+            self.inner.metrics.running.decrement(1.0);
+        }
+        if !self.done {
+            // Aborted: by `TaskHandle::abort` or the drain deadline.
+            self.inner.metrics.failed.increment(1);
+        }
     }
 }
 
