@@ -110,7 +110,9 @@ where
             match self.semaphore.poll_acquire(cx) {
                 Poll::Ready(Some(permit)) => {
                     self.permit = Some(permit);
-                    self.wait = None;
+                    if self.wait.is_some() {
+                        self.wait = None;
+                    }
                 }
                 // The semaphore is never closed; treat the impossible as a rejection, not a panic.
                 Poll::Ready(None) => return Poll::Ready(Err(self.reject())),
