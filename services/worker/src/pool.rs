@@ -740,6 +740,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn waiting_submit_fails_when_shutdown_begins() {
+        let pool = WorkerPool::builder().workers(1).queue_capacity(0).build();
+        let busy = pool
+            .submit(async { sleep(Duration::from_secs(10)).await })
+            .await
+            .unwrap();
+        let p = pool.clone();
+        let waiter = tokio::spawn(async move { p.submit(async { 1 }).await.map(drop) });
+        sleep(Duration::from_millis(10)).await;
+        let p = pool.clone();
+        let shutdown = tokio::spawn(async move { p.shutdown(Duration::from_secs(60)).await });
+        let start = Instant::now();
+        assert_eq!(waiter.await.unwrap(), Err(SubmitError::Closed));
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the waiter is told at once"
+        );
+        assert_eq!(busy.await, Ok(()));
+        assert_eq!(shutdown.await.unwrap().drained(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn abort_cancels_a_task() {
         let pool = WorkerPool::builder().workers(1).build();
         let h = pool.submit(sleep(Duration::from_secs(60))).await.unwrap();

@@ -248,6 +248,7 @@ impl<S: Clone, C> Clone for AdaptiveConcurrency<S, C> {
 mod tests {
     use super::*;
     use crate::adaptive::{AdaptiveConcurrencyLayer, Aimd, HttpClassifier};
+    use std::sync::atomic::AtomicU64;
     use tokio_test::{assert_ready, assert_ready_ok};
     use tower_layer::Layer;
     use tower_test::mock;
@@ -359,6 +360,103 @@ mod tests {
             "dropping a ready service gives its share back"
         );
         assert!(format!("{clone:?}").contains("has_permit: false"));
+    }
+
+    /// Drives `clients` closed-loop callers through the layer for `rounds` calls each,
+    /// against a backend whose latency grows with its concurrency (10 ms + 2 ms per call in
+    /// flight beyond 8, a queueing model); returns the limit after each finished call.
+    async fn drive(layer: AdaptiveConcurrencyLayer, clients: usize, rounds: usize) -> Vec<usize> {
+        drive_with(layer, clients, rounds, Arc::new(AtomicU64::new(10))).await
+    }
+
+    async fn drive_with(
+        layer: AdaptiveConcurrencyLayer,
+        clients: usize,
+        rounds: usize,
+        base_ms: Arc<AtomicU64>,
+    ) -> Vec<usize> {
+        use std::sync::atomic::AtomicUsize;
+        use tower::ServiceExt;
+        let inside = Arc::new(AtomicUsize::new(0));
+        let backend = {
+            let inside = Arc::clone(&inside);
+            tower::service_fn(move |()| {
+                let inside = Arc::clone(&inside);
+                let base = base_ms.load(Ordering::SeqCst);
+                async move {
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    let latency = base + 2 * n.saturating_sub(8) as u64;
+                    tokio::time::sleep(Duration::from_millis(latency)).await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(())
+                }
+            })
+        };
+        let svc = layer.layer(backend);
+        let limits = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (svc, limits, layer) = (svc.clone(), Arc::clone(&limits), layer.clone());
+                tokio::spawn(async move {
+                    for _ in 0..rounds {
+                        if svc.clone().oneshot(()).await.is_err() {
+                            // Shed: back off a little, as a client honouring Retry-After would.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        limits.lock().unwrap().push(layer.limit());
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let limits = limits.lock().unwrap().clone();
+        limits
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gradient2_grows_then_sheds_when_latency_jumps() {
+        let layer = AdaptiveConcurrencyLayer::builder()
+            .algorithm(
+                crate::adaptive::Gradient2::builder()
+                    .initial_limit(4)
+                    .max_limit(100)
+                    .build(),
+            )
+            .build();
+        let base = Arc::new(AtomicU64::new(10));
+        let limits = drive_with(layer.clone(), 40, 30, Arc::clone(&base)).await;
+        let grown = *limits.last().unwrap();
+        assert!(grown > 20, "grew while latency was steady: {grown}");
+        // The backend degrades: 20x slower. The short-term RTT jumps above the long-term
+        // average and the limit is cut long before the average catches up.
+        base.store(200, Ordering::SeqCst);
+        let limits = drive_with(layer.clone(), 40, 3, base).await;
+        let last = *limits.last().unwrap();
+        assert!(last < grown / 2, "{grown} -> {last}");
+        assert!(last >= 1);
+        assert_eq!(layer.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aimd_settles_under_latency_threshold() {
+        let layer = AdaptiveConcurrencyLayer::builder()
+            .algorithm(
+                Aimd::builder()
+                    .initial_limit(4)
+                    .max_limit(100)
+                    .latency_threshold(Duration::from_millis(30))
+                    .build(),
+            )
+            .build();
+        let limits = drive(layer.clone(), 40, 60).await;
+        let peak = *limits.iter().max().unwrap();
+        let last = *limits.last().unwrap();
+        // Latency crosses 30 ms at 18 in flight: the limit saw-tooths around there.
+        assert!(peak > 8, "{peak}");
+        assert!(peak < 40, "{peak}");
+        assert!((8..=30).contains(&last), "{last}");
     }
 
     #[tokio::test(start_paused = true)]
