@@ -411,8 +411,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        let limits = limits.lock().unwrap().clone();
-        limits
+        limits.lock().unwrap().clone()
     }
 
     #[tokio::test(start_paused = true)]
