@@ -188,3 +188,48 @@ impl<S, C> Layer<S> for AdaptiveConcurrencyLayer<C> {
         AdaptiveConcurrency::with_shared(inner, Arc::clone(&self.shared))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::adaptive::HttpClassifier;
+
+    #[test]
+    fn from_config_builds_either_algorithm() {
+        let mut config = AdaptiveConfig {
+            initial_limit: 30,
+            min_limit: 5,
+            max_limit: 40,
+            ..AdaptiveConfig::default()
+        };
+        let gradient = AdaptiveConcurrencyLayer::from_config(&config);
+        assert_eq!(gradient.limit(), 30);
+        assert_eq!(gradient.in_flight(), 0);
+        config.algorithm = AlgorithmKind::Aimd;
+        config.initial_limit = 100;
+        let aimd = AdaptiveConcurrencyLayer::from_config(&config);
+        assert_eq!(
+            aimd.limit(),
+            40,
+            "the initial limit is clamped to the maximum"
+        );
+        let debug = format!("{aimd:?}");
+        assert!(debug.contains("limit: 40"), "{debug}");
+    }
+
+    #[test]
+    fn builder_setters_and_debug() {
+        let builder = AdaptiveConcurrencyLayer::builder_from_config(&AdaptiveConfig::default())
+            .retry_after(Duration::from_secs(7))
+            .name("db");
+        let debug = format!("{builder:?}");
+        assert!(
+            debug.contains("initial_limit: 20") && debug.contains("\"db\""),
+            "{debug}"
+        );
+        let layer = builder.classifier(HttpClassifier).build();
+        let clone = layer.clone();
+        assert_eq!(clone.limit(), 20);
+    }
+}
