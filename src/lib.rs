@@ -1,1 +1,80 @@
-//! core-backend: production building blocks for Rust backends.
+//! core-backend: production building blocks for Rust backends, shaped the tower way.
+//!
+//! Every package is its own crate (`core-backend-<pkg>`) and is re-exported here behind a
+//! cargo feature of the same name, so `features = ["retry"]` gives `core_backend::retry`.
+//! The facade is also where packages meet: [`app`] assembles the server, REST gateway, health
+//! and observability packages into a ready server stack.
+//!
+//! ```no_run
+//! # #[cfg(feature = "app")]
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), core_backend::BoxError> {
+//! use core_backend::{app::App, server::ServerConfig};
+//!
+//! let telemetry = core_backend::observability::init(Default::default())?;
+//! let app = App::builder(ServerConfig::default())
+//!     .metrics(telemetry.prometheus_handle())
+//!     .router(axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" })))
+//!     .bind()
+//!     .await?;
+//! println!("listening on http://{}", app.local_addr());
+//! app.serve().await
+//! # }
+//! # #[cfg(not(feature = "app"))]
+//! # fn main() {}
+//! ```
+
+/// Boxed error used across the toolkit (the same as tower's).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[cfg(feature = "app")]
+pub mod app;
+
+/// Unified HTTP + gRPC server ([`core_backend_server`]).
+#[cfg(feature = "server")]
+pub use core_backend_server as server;
+
+/// REST/JSON gateway to gRPC methods ([`core_backend_gateway`]).
+#[cfg(feature = "gateway")]
+pub use core_backend_gateway as gateway;
+
+/// Layered typed settings ([`core_backend_config`]).
+#[cfg(feature = "config")]
+pub use core_backend_config as config;
+
+/// Health checks and probes ([`core_backend_health`]).
+#[cfg(feature = "health")]
+pub use core_backend_health as health;
+
+/// Logs, traces, metrics and their layers ([`core_backend_observability`]).
+#[cfg(feature = "observability")]
+pub use core_backend_observability as observability;
+
+/// UUID v4/v7, ULID and Snowflake ids: generation, parsing, serde, axum paths ([`core_backend_idgen`]).
+#[cfg(feature = "idgen")]
+pub use core_backend_idgen as idgen;
+
+/// Keyed rate limits (GCRA, sliding and fixed window) with IETF `RateLimit` headers
+/// ([`core_backend_ratelimit`]).
+#[cfg(feature = "ratelimit")]
+pub use core_backend_ratelimit as ratelimit;
+
+/// Redis adapter: connection set-up and the Redis stores of the enabled packages
+/// ([`core_backend_redis`]).
+#[cfg(feature = "redis")]
+pub use core_backend_redis as redis;
+
+/// Caches with single-flight loading, stale-while-revalidate and negative caching; the HTTP
+/// response-cache layer with `ETag` / 304 ([`core_backend_cache`]).
+#[cfg(feature = "cache")]
+pub use core_backend_cache as cache;
+
+/// Retry policies and layer: backoff with jitter, budgets, `Retry-After`, idempotency
+/// ([`core_backend_retry`]).
+#[cfg(feature = "retry")]
+pub use core_backend_retry as retry;
+
+/// Circuit breakers: count/time windows, slow calls, half-open probes, per-key
+/// ([`core_backend_circuitbreaker`]).
+#[cfg(feature = "circuitbreaker")]
+pub use core_backend_circuitbreaker as circuitbreaker;

@@ -4,13 +4,18 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    let fds = protox::compile(["notes/v1/notes.proto"], ["proto"])?;
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler
+        .include_imports(true)
+        .open_file("notes/v1/notes.proto")?;
+    // Encode from protox's own descriptors: a round trip through `prost_types` would drop
+    // custom options such as `google.api.http`, which the REST gateway reads.
     let descriptor_path = out.join("notes_descriptor.bin");
-    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&fds))?;
+    std::fs::write(&descriptor_path, compiler.encode_file_descriptor_set())?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(fds)?;
+        .compile_fds(compiler.file_descriptor_set())?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }
