@@ -24,6 +24,18 @@
 //! # fn main() {}
 //! ```
 
+// The README's examples are compiled and run as doc tests.
+#[cfg(all(
+    doctest,
+    feature = "app",
+    feature = "cache",
+    feature = "worker",
+    feature = "retry",
+    feature = "circuitbreaker"
+))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Boxed error used across the toolkit (the same as tower's).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
