@@ -535,3 +535,58 @@ async fn two_instances_share_the_limit_through_redis() {
     // Three allowed in total across both instances, the fourth refused.
     assert_eq!(statuses, vec![200, 200, 200, 429]);
 }
+
+#[tokio::test]
+async fn invalid_grpc_frames_get_an_error_status_not_a_hang() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+
+    let api = Api::start(&[]);
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let cases: [(&str, &[u8]); 4] = [
+        ("length prefix beyond the body", &[0, 0, 0, 0, 100, 1, 2, 3]),
+        (
+            "compressed flag without grpc-encoding",
+            &[1, 0, 0, 0, 2, 0x0a, 0x00],
+        ),
+        (
+            "bytes that are no protobuf message",
+            &[0, 0, 0, 0, 3, 0xff, 0xff, 0xff],
+        ),
+        ("truncated frame header", &[0, 0]),
+    ];
+    for (case, frame) in cases {
+        let request = http::Request::post(api.url("/notes.v1.NotesService/GetNote"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Full::new(bytes::Bytes::from_static(frame)))
+            .unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+            .await
+            .unwrap_or_else(|_| panic!("{case}: no answer within 10 s"))
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        let status = match response.headers().get("grpc-status") {
+            Some(status) => status.to_str().unwrap().to_owned(),
+            None => {
+                let collected =
+                    tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
+                        .await
+                        .unwrap_or_else(|_| panic!("{case}: body never ended"))
+                        .unwrap();
+                collected
+                    .trailers()
+                    .and_then(|t| t.get("grpc-status"))
+                    .unwrap_or_else(|| panic!("{case}: no grpc-status"))
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        assert_ne!(status, "0", "{case}: accepted as OK");
+    }
+    // The server is unharmed.
+    let mut grpc = NotesServiceClient::new(grpc_channel(&api).await);
+    grpc.list_notes(ListNotesRequest::default()).await.unwrap();
+}
