@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use futures_util::future::BoxFuture;
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
 use hyper_util::client::legacy::Client;
@@ -44,8 +43,59 @@ type LayerFn = Arc<dyn Fn(BoxHttpService) -> BoxHttpService + Send + Sync>;
 /// [`post_json`](Self::post_json), … which return a [`Response`](crate::Response).
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: BoxHttpService,
+    inner: Outer,
     max_response_body: u64,
+}
+
+/// The stages above the user layers, as concrete types so a clone and a call cost no boxing.
+type Outer = Timeout<RequestDefaults<FollowRedirect<BoxHttpService, RedirectPolicy>>>;
+type OuterFuture = <Outer as Service<Request<Body>>>::Future;
+
+#[cfg(not(feature = "tls"))]
+type Connector = ConnectTimeout<HttpConnector>;
+#[cfg(feature = "tls")]
+type Connector = ConnectTimeout<hyper_rustls::HttpsConnector<HttpConnector>>;
+
+/// hyper-util's client with its errors typed and its body converted.
+#[derive(Clone)]
+struct Hyper {
+    client: Client<Connector, Body>,
+}
+
+impl Service<Request<Body>> for Hyper {
+    type Response = Response<Body>;
+    type Error = BoxError;
+    type Future = HyperFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The pool has no capacity limit: checking out a connection happens in the future.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        HyperFuture {
+            inner: self.client.request(request),
+        }
+    }
+}
+
+pin_project! {
+    struct HyperFuture {
+        #[pin]
+        inner: hyper_util::client::legacy::ResponseFuture,
+    }
+}
+
+impl Future for HyperFuture {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Wait for the response head, then type the error or erase the body type.
+        Poll::Ready(match ready!(self.project().inner.poll(cx)) {
+            Ok(response) => Ok(response.map(Body::new)),
+            Err(error) => Err(Box::new(Error::from_hyper(error))),
+        })
+    }
 }
 
 impl fmt::Debug for HttpClient {
@@ -146,9 +196,10 @@ impl HttpClient {
     }
 
     /// Sends a prepared request through the stack.
-    pub(crate) async fn execute(&self, request: Request<Body>) -> Result<crate::Response, Error> {
-        let response = self.clone().oneshot(request).await?;
-        Ok(crate::Response::new(response, self.max_response_body))
+    pub(crate) async fn execute(self, request: Request<Body>) -> Result<crate::Response, Error> {
+        let max_response_body = self.max_response_body;
+        let response = self.oneshot(request).await?;
+        Ok(crate::Response::new(response, max_response_body))
     }
 }
 
@@ -168,7 +219,7 @@ where
     type Future = ResponseFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::from_boxed)
+        Service::<Request<Body>>::poll_ready(&mut self.inner, cx).map_err(Error::from_boxed)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
@@ -196,7 +247,7 @@ pin_project! {
     /// Future of [`HttpClient`]'s `call`.
     pub struct ResponseFuture {
         #[pin]
-        inner: BoxFuture<'static, Result<Response<Body>, BoxError>>,
+        inner: OuterFuture,
         span: tracing::Span,
         start: Instant,
     }
@@ -519,38 +570,35 @@ impl HttpClientBuilder {
 
         let mut pool = Client::builder(TokioExecutor::new());
         pool.pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host)
             .http2_only(self.http2_prior_knowledge);
-        let client: Client<_, Body> = pool.build(connector);
+        let client = Hyper {
+            client: pool.build(connector),
+        };
 
-        let mut service = BoxCloneSyncService::new(
-            client
-                .map_err(|e| Box::new(Error::from_hyper(e)) as BoxError)
-                .map_response(|response| response.map(Body::new)),
-        );
-        if let Some(limit) = self.attempt_timeout {
-            service = BoxCloneSyncService::new(Timeout::new(service, limit, TimeoutPhase::Attempt));
-        }
-        if self.decompression {
-            service = BoxCloneSyncService::new(
-                Decompression::new(service).map_response(|response| response.map(Body::new)),
-            );
-        }
+        // Below the user layers: decompression and the attempt timeout, boxed once.
+        let decompression = Decompression::new(client)
+            .gzip(self.decompression)
+            .deflate(self.decompression);
+        let mut service = BoxCloneSyncService::new(Timeout::new(
+            decompression,
+            self.attempt_timeout,
+            TimeoutPhase::Attempt,
+        ));
         for layer in self.layers.iter().rev() {
             service = layer(service);
         }
-        if self.max_redirects > 0 {
-            service = BoxCloneSyncService::new(FollowRedirect::with_policy(
-                service,
-                RedirectPolicy::new(self.max_redirects),
-            ));
-        }
-        service = BoxCloneSyncService::new(RequestDefaults::new(service, base, self.headers));
-        if let Some(limit) = self.timeout {
-            service = BoxCloneSyncService::new(Timeout::new(service, limit, TimeoutPhase::Total));
-        }
+        // Above them: redirects, request defaults, the total timeout.
+        let service = Timeout::new(
+            RequestDefaults::new(
+                FollowRedirect::with_policy(service, RedirectPolicy::new(self.max_redirects)),
+                base,
+                self.headers,
+            ),
+            self.timeout,
+            TimeoutPhase::Total,
+        );
         Ok(HttpClient {
             inner: service,
             max_response_body: self.max_response_body,

@@ -7,7 +7,8 @@ use tower_http::follow_redirect::policy::{Action, Attempt, Policy};
 
 use crate::{Body, BoxError, Error};
 
-/// Follows up to `limit` redirects, then fails with [`Error::Redirect`]. Once a redirect leaves
+/// Follows up to `limit` redirects, then fails with [`Error::Redirect`] (a limit of `0` hands
+/// every 3xx back). Once a redirect leaves
 /// the origin of the first request, `Authorization`, `Proxy-Authorization` and `Cookie` are
 /// removed; they come back only on a hop to the original origin.
 #[derive(Debug, Clone)]
@@ -35,6 +36,9 @@ fn origin(uri: &Uri) -> (Option<Scheme>, Option<Authority>) {
 
 impl Policy<Body, BoxError> for RedirectPolicy {
     fn redirect(&mut self, attempt: &Attempt<'_>) -> Result<Action, BoxError> {
+        if self.limit == 0 {
+            return Ok(Action::Stop);
+        }
         if self.remaining == 0 {
             return Err(Box::new(Error::Redirect { limit: self.limit }));
         }

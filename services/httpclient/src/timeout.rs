@@ -17,16 +17,17 @@ use tower_service::Service;
 
 use crate::{Body, BoxError, Error, TimeoutPhase};
 
-/// Fails a call with [`Error::Timeout`] when `duration` has passed.
+/// Fails a call with [`Error::Timeout`] when `duration` has passed; `None` only converts the
+/// response body into a [`Body`].
 #[derive(Debug, Clone)]
 pub(crate) struct Timeout<S> {
     inner: S,
-    duration: Duration,
+    duration: Option<Duration>,
     phase: TimeoutPhase,
 }
 
 impl<S> Timeout<S> {
-    pub(crate) fn new(inner: S, duration: Duration, phase: TimeoutPhase) -> Self {
+    pub(crate) fn new(inner: S, duration: Option<Duration>, phase: TimeoutPhase) -> Self {
         Self {
             inner,
             duration,
@@ -35,22 +36,25 @@ impl<S> Timeout<S> {
     }
 }
 
-impl<S> Service<Request<Body>> for Timeout<S>
+impl<S, B> Service<Request<Body>> for Timeout<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>, Error = BoxError>,
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
+        self.inner.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         ResponseFuture {
             inner: self.inner.call(request),
-            sleep: Some(Box::pin(tokio::time::sleep(self.duration))),
+            sleep: self.duration.map(|d| Box::pin(tokio::time::sleep(d))),
             phase: self.phase,
         }
     }
@@ -67,9 +71,12 @@ pin_project! {
     }
 }
 
-impl<F> Future for ResponseFuture<F>
+impl<F, B, E> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<Response<Body>, BoxError>>,
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Output = Result<Response<Body>, BoxError>;
 
@@ -77,20 +84,26 @@ where
         let this = self.project();
         // The response head first: a ready response wins over a deadline reached at the same time.
         if let Poll::Ready(result) = this.inner.poll(cx) {
-            let response = result?;
+            let response = result.map_err(Into::into)?;
             return Poll::Ready(Ok(match (*this.phase, this.sleep.take()) {
-                (TimeoutPhase::Total, Some(sleep)) => {
-                    response.map(|body| Body::new(DeadlineBody { inner: body, sleep }))
-                }
-                _ => response,
+                (TimeoutPhase::Total, Some(sleep)) => response.map(|body| {
+                    Body::new(DeadlineBody {
+                        inner: Body::new(body),
+                        sleep,
+                    })
+                }),
+                _ => response.map(Body::new),
             }));
         }
-        // Then the deadline.
-        if let Some(sleep) = this.sleep.as_mut() {
-            ready!(sleep.as_mut().poll(cx));
-            this.sleep.take();
+        // Then the deadline, if there is one.
+        match this.sleep.as_mut() {
+            Some(sleep) => {
+                ready!(sleep.as_mut().poll(cx));
+                this.sleep.take();
+                Poll::Ready(Err(Box::new(Error::Timeout { phase: *this.phase })))
+            }
+            None => Poll::Pending,
         }
-        Poll::Ready(Err(Box::new(Error::Timeout { phase: *this.phase })))
     }
 }
 
@@ -156,7 +169,7 @@ mod tests {
     async fn names_the_phase() {
         let svc = Timeout::new(
             slow(Duration::from_secs(2)),
-            Duration::from_secs(1),
+            Some(Duration::from_secs(1)),
             TimeoutPhase::Attempt,
         );
         let error = svc
@@ -172,10 +185,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn no_limit_waits() {
+        let svc = Timeout::new(slow(Duration::from_secs(3600)), None, TimeoutPhase::Attempt);
+        let response = svc
+            .oneshot(Request::new(Body::empty()))
+            .await
+            .expect("no limit");
+        assert_eq!(response.into_body().as_bytes(), Some(&b"done"[..]));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn passes_fast_responses() {
         let svc = Timeout::new(
             slow(Duration::from_millis(10)),
-            Duration::from_secs(1),
+            Some(Duration::from_secs(1)),
             TimeoutPhase::Total,
         );
         let response = svc
@@ -202,7 +225,7 @@ mod tests {
                 stream,
             ))))
         });
-        let svc = Timeout::new(svc, Duration::from_secs(1), TimeoutPhase::Total);
+        let svc = Timeout::new(svc, Some(Duration::from_secs(1)), TimeoutPhase::Total);
         let response = svc
             .oneshot(Request::new(Body::empty()))
             .await
