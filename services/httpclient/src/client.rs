@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use http::{Method, Request, Response};
@@ -238,7 +238,6 @@ where
         ResponseFuture {
             inner: future,
             span,
-            start: Instant::now(),
         }
     }
 }
@@ -249,7 +248,6 @@ pin_project! {
         #[pin]
         inner: OuterFuture,
         span: tracing::Span,
-        start: Instant,
     }
 }
 
@@ -286,11 +284,6 @@ impl Future for ResponseFuture {
             }
         };
         metrics::counter!("core_backend.httpclient.requests", "outcome" => outcome).increment(1);
-        tracing::trace!(
-            elapsed_ms = this.start.elapsed().as_millis() as u64,
-            outcome,
-            "http request done"
-        );
         Poll::Ready(result)
     }
 }

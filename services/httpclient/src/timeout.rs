@@ -86,12 +86,9 @@ where
         if let Poll::Ready(result) = this.inner.poll(cx) {
             let response = result.map_err(Into::into)?;
             return Poll::Ready(Ok(match (*this.phase, this.sleep.take()) {
-                (TimeoutPhase::Total, Some(sleep)) => response.map(|body| {
-                    Body::new(DeadlineBody {
-                        inner: Body::new(body),
-                        sleep,
-                    })
-                }),
+                (TimeoutPhase::Total, Some(sleep)) if !body_is_done(&response) => {
+                    response.map(|body| Body::new(DeadlineBody { inner: body, sleep }))
+                }
                 _ => response.map(Body::new),
             }));
         }
@@ -107,16 +104,24 @@ where
     }
 }
 
+fn body_is_done<B: http_body::Body>(response: &Response<B>) -> bool {
+    response.body().is_end_stream()
+}
+
 pin_project! {
     /// A body that fails with the total timeout once the deadline passes.
-    struct DeadlineBody {
+    struct DeadlineBody<B> {
         #[pin]
-        inner: Body,
+        inner: B,
         sleep: Pin<Box<Sleep>>,
     }
 }
 
-impl http_body::Body for DeadlineBody {
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     type Data = Bytes;
     type Error = BoxError;
 
@@ -127,7 +132,7 @@ impl http_body::Body for DeadlineBody {
         let this = self.project();
         // Data that is ready is delivered even when the deadline has also passed.
         if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
-            return Poll::Ready(frame);
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
         // Otherwise the deadline decides.
         ready!(this.sleep.as_mut().poll(cx));
