@@ -546,8 +546,7 @@ impl HttpClientBuilder {
 
     /// Builds the client. Fails on an invalid base URL or default header.
     ///
-    /// Must be called within a Tokio runtime context only when the client is used; building is
-    /// synchronous and starts nothing.
+    /// Building starts nothing and needs no runtime; the client must be used on a Tokio runtime.
     pub fn build(self) -> Result<HttpClient, Error> {
         if let Some(reason) = self.header_error {
             return Err(Error::InvalidRequest {

@@ -208,18 +208,14 @@ impl Error {
         }
     }
 
-    /// Maps an error raised while reading a body.
-    pub(crate) fn from_body(error: BoxError) -> Self {
+    /// Maps an error raised while reading a body at most `limit` bytes long.
+    pub(crate) fn from_body(error: BoxError, limit: u64) -> Self {
         match error.downcast::<Self>() {
             Ok(error) => *error,
-            Err(error) => {
-                if error.is::<http_body_util::LengthLimitError>() {
-                    // The limit is filled in by the caller, which knows it.
-                    Self::TooLarge { limit: 0 }
-                } else {
-                    Self::Body { source: error }
-                }
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                Self::TooLarge { limit }
             }
+            Err(error) => Self::Body { source: error },
         }
     }
 

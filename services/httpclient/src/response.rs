@@ -86,7 +86,6 @@ impl Response {
 
     /// The whole body, at most `limit` bytes, else [`Error::TooLarge`].
     pub async fn bytes_limited(self, limit: u64) -> Result<Bytes, Error> {
-        let too_large = Error::TooLarge { limit };
         let declared = self
             .inner
             .headers()
@@ -94,15 +93,12 @@ impl Response {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > limit) {
-            return Err(too_large);
+            return Err(Error::TooLarge { limit });
         }
         let cap = usize::try_from(limit).unwrap_or(usize::MAX);
         match Limited::new(self.inner.into_body(), cap).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
-            Err(error) => match Error::from_body(error) {
-                Error::TooLarge { .. } => Err(too_large),
-                other => Err(other),
-            },
+            Err(error) => Err(Error::from_body(error, limit)),
         }
     }
 
