@@ -624,3 +624,64 @@ impl HttpClientBuilder {
             .wrap_connector(http))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn client_is_cheap_to_share() {
+        assert_shareable::<HttpClient>();
+        assert_shareable::<HttpClientBuilder>();
+        let debug = format!("{:?}", HttpClient::builder().base_url("http://h"));
+        assert!(debug.contains("base_url"), "{debug}");
+    }
+
+    #[test]
+    fn bad_default_headers_fail_the_build() {
+        let error = HttpClient::builder()
+            .default_header("bad name", "v")
+            .build()
+            .expect_err("bad name");
+        assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+        let error = HttpClient::builder()
+            .user_agent("line\nbreak")
+            .build()
+            .expect_err("bad value");
+        assert!(matches!(error, Error::InvalidRequest { .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn first_layer_added_is_outermost() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let record = |name: &'static str| {
+            let order = order.clone();
+            tower::layer::layer_fn(move |inner| {
+                let order = order.clone();
+                tower::util::MapRequest::new(inner, move |request: Request<Body>| {
+                    order.lock().expect("lock").push(name);
+                    request
+                })
+            })
+        };
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = closed.local_addr().expect("addr");
+        drop(closed);
+        let client = HttpClient::builder()
+            .layer(record("first"))
+            .layer(record("second"))
+            .build()
+            .expect("client");
+        let error = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .expect_err("nothing listens");
+        assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+        assert_eq!(*order.lock().expect("lock"), ["first", "second"]);
+    }
+}
