@@ -24,6 +24,18 @@
 //! # fn main() {}
 //! ```
 
+// The README's examples are compiled and run as doc tests.
+#[cfg(all(
+    doctest,
+    feature = "app",
+    feature = "cache",
+    feature = "worker",
+    feature = "retry",
+    feature = "circuitbreaker"
+))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Boxed error used across the toolkit (the same as tower's).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -49,3 +61,36 @@ pub use core_backend_health as health;
 /// Logs, traces, metrics and their layers ([`core_backend_observability`]).
 #[cfg(feature = "observability")]
 pub use core_backend_observability as observability;
+
+/// UUID v4/v7, ULID and Snowflake ids: generation, parsing, serde, axum paths ([`core_backend_idgen`]).
+#[cfg(feature = "idgen")]
+pub use core_backend_idgen as idgen;
+
+/// Keyed rate limits (GCRA, sliding and fixed window) with IETF `RateLimit` headers
+/// ([`core_backend_ratelimit`]).
+#[cfg(feature = "ratelimit")]
+pub use core_backend_ratelimit as ratelimit;
+
+/// Redis adapter: connection set-up and the Redis stores of the enabled packages
+/// ([`core_backend_redis`]).
+#[cfg(feature = "redis")]
+pub use core_backend_redis as redis;
+
+/// Caches with single-flight loading, stale-while-revalidate and negative caching; the HTTP
+/// response-cache layer with `ETag` / 304 ([`core_backend_cache`]).
+#[cfg(feature = "cache")]
+pub use core_backend_cache as cache;
+
+/// Retry policies and layer: backoff with jitter, budgets, `Retry-After`, idempotency
+/// ([`core_backend_retry`]).
+#[cfg(feature = "retry")]
+pub use core_backend_retry as retry;
+
+/// Circuit breakers: count/time windows, slow calls, half-open probes, per-key
+/// ([`core_backend_circuitbreaker`]).
+#[cfg(feature = "circuitbreaker")]
+pub use core_backend_circuitbreaker as circuitbreaker;
+
+/// Bounded worker pool, bulkhead and adaptive concurrency limit layers ([`core_backend_worker`]).
+#[cfg(feature = "worker")]
+pub use core_backend_worker as worker;

@@ -466,3 +466,72 @@ async fn readiness_fails_once_shutdown_starts() {
         .expect("exited");
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn api_is_rate_limited_per_client_but_probes_are_not() {
+    let api = Api::start(&[
+        ("API_RATELIMIT__PER_SECOND", "1"),
+        ("API_RATELIMIT__BURST", "2"),
+    ]);
+    let client = http();
+    for _ in 0..2 {
+        let resp = client.get(api.url("/v1/notes")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().contains_key("ratelimit-policy"), "{resp:?}");
+    }
+    let resp = client.get(api.url("/v1/notes")).send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body: Value = resp.json().await.unwrap();
+    assert_problem(status, &headers, &body, 429);
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(headers.contains_key("ratelimit"), "{headers:?}");
+
+    // gRPC shares the client's budget and answers RESOURCE_EXHAUSTED.
+    let mut grpc = NotesServiceClient::new(grpc_channel(&api).await);
+    let err = grpc
+        .list_notes(ListNotesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+
+    // Probes and metrics are never limited.
+    for path in ["/livez", "/readyz", "/healthz", "/metrics"] {
+        for _ in 0..5 {
+            let resp = client.get(api.url(path)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_the_limit_through_redis() {
+    let Some(url) = support::backend_url("REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("e2e-{}", std::process::id());
+    let env = [
+        ("API_RATELIMIT__PER_SECOND", "1"),
+        ("API_RATELIMIT__BURST", "3"),
+        ("API_REDIS__URL", url.as_str()),
+        ("API_REDIS__KEY_PREFIX", prefix.as_str()),
+    ];
+    let a = Api::start(&env);
+    let b = Api::start(&env);
+    let client = http();
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let api = if i % 2 == 0 { &a } else { &b };
+        statuses.push(
+            client
+                .get(api.url("/v1/notes"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    // Three allowed in total across both instances, the fourth refused.
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+}

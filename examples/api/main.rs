@@ -15,7 +15,12 @@ mod settings;
 
 use std::process::ExitCode;
 
-use core_backend::{app::App, health::Criticality, observability};
+use core_backend::{
+    app::App,
+    health::Criticality,
+    observability,
+    redis::{Redis, ratelimit::RedisRateLimitStore},
+};
 use core_backend_example_proto::{
     FILE_DESCRIPTOR_SET, notes_v1::notes_service_server::NotesServiceServer,
 };
@@ -37,6 +42,13 @@ async fn run() -> Result<(), core_backend::BoxError> {
     let settings = settings::load()?;
     let telemetry = observability::init(settings.observability.clone())?;
 
+    // Per-client rate limit on the API; with `API_REDIS__URL` the counts live in Redis and are
+    // shared by every instance. Health probes and `/metrics` are exempt.
+    let mut limits = settings.ratelimit.builder();
+    if let Some(redis) = &settings.redis {
+        limits = limits.store(RedisRateLimitStore::new(&Redis::connect_lazy(redis)?));
+    }
+
     let store = NoteStore::default();
     let probe = store.clone();
     let app = App::builder(settings.server.clone())
@@ -50,6 +62,7 @@ async fn run() -> Result<(), core_backend::BoxError> {
                 Ok::<_, std::convert::Infallible>(())
             }
         })
+        .layer(limits.build())
         .bind()
         .await?;
 

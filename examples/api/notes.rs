@@ -84,7 +84,7 @@ impl NotesService for Notes {
         let req = request.into_inner();
         validate(&req)?;
         let note = Note {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: core_backend::idgen::Uuid::now_v7().to_string(),
             title: req.title,
             body: req.body,
             created_at: Some(now()),

@@ -11,25 +11,52 @@ use std::{
     time::Duration,
 };
 
-/// Path of the compiled `api` example next to this test binary (cargo and nextest build examples
-/// together with the tests); built on demand when a test is run in isolation.
+/// Path of the `api` example, built (or found fresh) with the same cargo features as this test
+/// binary, once per test process: `cargo test --test api` alone does not build examples.
 pub fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/api
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let bin = profile_dir.join("examples").join("api");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "api"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --example api");
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> -> target/<profile>/examples/api
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>");
+        let features: Vec<&str> = [
+            ("app", cfg!(feature = "app")),
+            ("server", cfg!(feature = "server")),
+            ("gateway", cfg!(feature = "gateway")),
+            ("config", cfg!(feature = "config")),
+            ("health", cfg!(feature = "health")),
+            ("observability", cfg!(feature = "observability")),
+            ("ratelimit", cfg!(feature = "ratelimit")),
+            ("redis", cfg!(feature = "redis")),
+            ("idgen", cfg!(feature = "idgen")),
+            ("tls", cfg!(feature = "tls")),
+            ("otlp", cfg!(feature = "otlp")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "--quiet",
+            "--example",
+            "api",
+            "--no-default-features",
+        ])
+        .arg("--features")
+        .arg(features.join(","))
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build --example api");
         assert!(status.success(), "cargo build --example api failed");
-    }
-    bin
+        profile_dir.join("examples").join("api")
+    })
+    .clone()
 }
 
 /// A running flagship; killed when dropped.
@@ -276,4 +303,20 @@ pub fn parse_prometheus(text: &str) -> Result<Vec<Sample>, String> {
         });
     }
     Ok(samples)
+}
+
+/// The URL in `var`, or `None` after saying the test skips; with
+/// `CORE_BACKEND_REQUIRE_BACKENDS=1` a missing URL fails the test instead.
+pub fn backend_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CORE_BACKEND_REQUIRE_BACKENDS").as_deref() != Ok("1"),
+                "{var} is not set but CORE_BACKEND_REQUIRE_BACKENDS=1"
+            );
+            eprintln!("skipping: {var} is not set (run `eval \"$(scripts/backends)\"`)");
+            None
+        }
+    }
 }

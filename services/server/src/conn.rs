@@ -9,11 +9,12 @@ use std::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use axum::{body::Body, extract::ConnectInfo, response::Response};
+use futures_util::future::BoxFuture;
 use http::Request;
 use hyper::body::Incoming;
 use hyper_util::{
@@ -24,8 +25,9 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::TcpConnectInfo;
 use tower::{ServiceExt, util::Oneshot};
+use tower_service::Service;
 
-use crate::{metrics, stack::Outer};
+use crate::{metrics, protocol::Protocol, service::InnerService};
 
 /// Length of the HTTP/2 connection preface. A connection that delivered this many bytes (or a
 /// request) is past protocol detection, where hyper's own timeouts take over.
@@ -35,7 +37,7 @@ const PREFACE_LEN: usize = 24;
 /// shared stack.
 #[derive(Clone)]
 pub(crate) struct ConnService {
-    svc: Outer,
+    svc: InnerService,
     local: SocketAddr,
     remote: SocketAddr,
     started: Arc<AtomicBool>,
@@ -44,18 +46,50 @@ pub(crate) struct ConnService {
 impl hyper::service::Service<Request<Incoming>> for ConnService {
     type Response = Response;
     type Error = Infallible;
-    type Future = Oneshot<Outer, Request<Body>>;
+    type Future = ConnFuture;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         self.started.store(true, Ordering::Relaxed);
+        // For axum's `ConnectInfo<SocketAddr>` extractor and, on gRPC requests only (each
+        // extension costs an allocation), tonic's `Request::remote_addr`.
+        let grpc = Protocol::of(&req).is_grpc();
         let ext = req.extensions_mut();
-        // For axum's `ConnectInfo<SocketAddr>` extractor and tonic's `Request::remote_addr`.
         ext.insert(ConnectInfo(self.remote));
-        ext.insert(TcpConnectInfo {
-            local_addr: Some(self.local),
-            remote_addr: Some(self.remote),
-        });
-        self.svc.clone().oneshot(req.map(Body::new))
+        if grpc {
+            ext.insert(TcpConnectInfo {
+                local_addr: Some(self.local),
+                remote_addr: Some(self.remote),
+            });
+        }
+        let req = req.map(Body::new);
+        let mut svc = self.svc.clone();
+        // The stack never waits in `poll_ready` (the concurrency limit sheds instead), so check
+        // readiness in place and return the small call future; fall back to waiting properly
+        // if a user layer is not ready.
+        let noop = &mut Context::from_waker(Waker::noop());
+        match svc.poll_ready(noop) {
+            Poll::Ready(Ok(())) => ConnFuture::Called(svc.call(req)),
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => ConnFuture::Waiting(Box::pin(svc.oneshot(req))),
+        }
+    }
+}
+
+/// Response future of [`ConnService`].
+pub(crate) enum ConnFuture {
+    Called(BoxFuture<'static, Result<Response, Infallible>>),
+    Waiting(Pin<Box<Oneshot<InnerService, Request<Body>>>>),
+}
+
+impl Future for ConnFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Both variants are boxed, so the enum is `Unpin`.
+        match self.get_mut() {
+            Self::Called(fut) => fut.as_mut().poll(cx),
+            Self::Waiting(fut) => fut.as_mut().poll(cx),
+        }
     }
 }
 
@@ -70,7 +104,7 @@ pub(crate) struct ConnSettings {
 pub(crate) async fn drive<I>(
     io: I,
     settings: Arc<ConnSettings>,
-    svc: Outer,
+    svc: InnerService,
     local: SocketAddr,
     remote: SocketAddr,
     watcher: Watcher,
@@ -94,22 +128,31 @@ pub(crate) async fn drive<I>(
         .serve_connection_with_upgrades(TokioIo::new(io), svc);
     let conn = watcher.watch(conn);
     tokio::pin!(conn);
-    let result = match settings.first_request_timeout {
-        // hyper's `header_read_timeout` guards HTTP/1 request heads, but nothing guards the
-        // protocol detection before it, nor the HTTP/2 preface: a client that connects and sends
-        // nothing (or a few bytes) would hold the connection forever.
-        Some(limit) => tokio::select! {
-            res = &mut conn => res,
-            () = tokio::time::sleep(limit) => {
-                if !started.load(Ordering::Relaxed) {
-                    metrics::rejection("header_timeout");
-                    tracing::debug!(%remote, "no request within the header read timeout; closing");
-                    return;
-                }
-                conn.await
+    // hyper's `header_read_timeout` guards HTTP/1 request heads, but nothing guards the protocol
+    // detection before it, nor the HTTP/2 preface: a client that connects and sends nothing (or a
+    // few bytes) would hold the connection forever. The timer is dropped once the connection
+    // started, so it costs nothing afterwards.
+    let mut first_request = settings
+        .first_request_timeout
+        .map(|limit| Box::pin(tokio::time::sleep(limit)));
+    let result = std::future::poll_fn(|cx| {
+        if let Poll::Ready(res) = conn.as_mut().poll(cx) {
+            return Poll::Ready(Some(res));
+        }
+        if let Some(timer) = &mut first_request {
+            if started.load(Ordering::Relaxed) {
+                first_request = None;
+            } else if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
             }
-        },
-        None => conn.await,
+        }
+        Poll::Pending
+    })
+    .await;
+    let Some(result) = result else {
+        metrics::rejection("header_timeout");
+        tracing::debug!(%remote, "no request within the header read timeout; closing");
+        return;
     };
     if let Err(err) = result {
         let timeout = err

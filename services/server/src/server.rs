@@ -25,7 +25,6 @@ use tonic::server::NamedService;
 use tower::BoxError;
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::Instrument;
 
 use crate::{
     config::ServerConfig,
@@ -34,7 +33,7 @@ use crate::{
     metrics,
     service::InnerService,
     shutdown::{ShutdownHook, run_hooks, shutdown_signal},
-    stack::{self, Outer, UserLayer},
+    stack::{self, UserLayer},
 };
 
 /// Entry point: `Server::builder()`.
@@ -276,7 +275,7 @@ fn tls_acceptor(config: &ServerConfig) -> Result<Option<TlsAcceptor>, Error> {
 pub struct BoundServer {
     listener: TcpListener,
     local_addr: SocketAddr,
-    service: Outer,
+    service: InnerService,
     config: ServerConfig,
     hooks: Vec<ShutdownHook>,
     tls: Option<TlsAcceptor>,
@@ -415,7 +414,7 @@ fn non_zero(d: Duration) -> Option<Duration> {
 struct Acceptor {
     listener: TcpListener,
     local_addr: SocketAddr,
-    service: Outer,
+    service: InnerService,
     settings: Arc<ConnSettings>,
     tls: Option<TlsAcceptor>,
     tcp_nodelay: bool,
@@ -492,39 +491,34 @@ impl Acceptor {
         let local = self.local_addr;
         #[cfg_attr(not(feature = "tls"), allow(clippy::clone_on_copy))]
         let tls = self.tls.clone();
-        let span = tracing::debug_span!("connection", %remote);
-        self.connections.spawn(
-            async move {
-                let _permit = permit;
-                let _active = metrics::ActiveConnection::open();
-                match tls {
-                    None => conn::drive(stream, settings, service, local, remote, watcher).await,
-                    #[cfg(feature = "tls")]
-                    Some(tls) => {
-                        let limit = settings
-                            .first_request_timeout
-                            .unwrap_or(Duration::from_secs(10));
-                        match tokio::time::timeout(limit, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => {
-                                conn::drive(stream, settings, service, local, remote, watcher)
-                                    .await;
-                            }
-                            Ok(Err(e)) => {
-                                metrics::rejection("tls_handshake");
-                                tracing::debug!(error = %e, "TLS handshake failed");
-                            }
-                            Err(_) => {
-                                metrics::rejection("tls_handshake");
-                                tracing::debug!("TLS handshake timed out");
-                            }
+        self.connections.spawn(async move {
+            let _permit = permit;
+            let _active = metrics::ActiveConnection::open();
+            match tls {
+                None => conn::drive(stream, settings, service, local, remote, watcher).await,
+                #[cfg(feature = "tls")]
+                Some(tls) => {
+                    let limit = settings
+                        .first_request_timeout
+                        .unwrap_or(Duration::from_secs(10));
+                    match tokio::time::timeout(limit, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            conn::drive(stream, settings, service, local, remote, watcher).await;
+                        }
+                        Ok(Err(e)) => {
+                            metrics::rejection("tls_handshake");
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            metrics::rejection("tls_handshake");
+                            tracing::debug!("TLS handshake timed out");
                         }
                     }
-                    #[cfg(not(feature = "tls"))]
-                    Some(never) => match never {},
                 }
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match never {},
             }
-            .instrument(span),
-        );
+        });
     }
 }
 

@@ -3,20 +3,22 @@
 use std::{
     any::Any,
     convert::Infallible,
+    future::Future,
+    pin::Pin,
     task::{Context, Poll},
     time::Duration,
 };
 
 use axum::{Router, body::Body, extract::DefaultBodyLimit, response::Response};
-use futures_util::future::BoxFuture;
-use http::{HeaderName, Method, Request};
-use tower::{ServiceBuilder, ServiceExt, util::BoxCloneService};
+use http::{HeaderName, HeaderValue, Method, Request};
+use pin_project_lite::pin_project;
+use tower::{ServiceBuilder, ServiceExt, util::Either};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
     cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer, ExposeHeaders},
     limit::RequestBodyLimitLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -30,34 +32,35 @@ use crate::{
     timeout::RequestTimeoutLayer,
 };
 
-type BoxSvc = BoxCloneService<Request<Body>, Response, Infallible>;
-
-/// The service handed to each connection.
-pub(crate) type Outer = tower_http::request_id::SetRequestId<
-    tower_http::request_id::PropagateRequestId<
-        tower::util::Either<tower_http::cors::Cors<InnerService>, InnerService>,
-    >,
-    MakeRequestUuid,
->;
+/// The body limit axum's extractors apply when no `DefaultBodyLimit` is set.
+const AXUM_DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// A deferred `.layer(..)` call of the builder.
 pub(crate) type UserLayer = Box<dyn FnOnce(InnerService) -> InnerService + Send>;
 
 /// Routes each request by protocol: gRPC and gRPC-Web to tonic, everything else to axum.
+///
+/// Concrete service types, not boxes: the whole stack is cloned for every request, and a clone
+/// of plain structs costs reference-count bumps where a box costs an allocation.
 #[derive(Clone)]
-struct Dispatch {
-    http: BoxSvc,
-    grpc: BoxSvc,
-    grpc_web: Option<BoxSvc>,
+struct Dispatch<H, G, W> {
+    http: H,
+    grpc: G,
+    grpc_web: Option<W>,
 }
 
-impl Service<Request<Body>> for Dispatch {
+impl<H, G, W> Service<Request<Body>> for Dispatch<H, G, W>
+where
+    H: Service<Request<Body>, Response = Response, Error = Infallible>,
+    G: Service<Request<Body>, Response = Response, Error = Infallible>,
+    W: Service<Request<Body>, Response = Response, Error = Infallible>,
+{
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = DispatchFuture<H::Future, G::Future, W::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Both sides are axum routers underneath, which are always ready; poll them anyway so
+        // All sides are axum routers underneath, which are always ready; poll them anyway so
         // whichever `call` picks has been polled.
         let http = self.http.poll_ready(cx)?;
         let grpc = self.grpc.poll_ready(cx)?;
@@ -73,11 +76,66 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        match (Protocol::of(&req), &mut self.grpc_web) {
-            (Protocol::Grpc, _) => self.grpc.call(req),
-            (Protocol::GrpcWeb | Protocol::GrpcWebText, Some(web)) => web.call(req),
-            _ => self.http.call(req),
+        let kind = match (Protocol::of(&req), &mut self.grpc_web) {
+            (Protocol::Grpc, _) => Kind::Grpc {
+                inner: self.grpc.call(req),
+            },
+            (Protocol::GrpcWeb | Protocol::GrpcWebText, Some(web)) => Kind::GrpcWeb {
+                inner: web.call(req),
+            },
+            _ => Kind::Http {
+                inner: self.http.call(req),
+            },
+        };
+        DispatchFuture { kind }
+    }
+}
+
+pin_project! {
+    /// Response future of [`Dispatch`].
+    pub(crate) struct DispatchFuture<H, G, W> {
+        #[pin]
+        kind: Kind<H, G, W>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<H, G, W> {
+        Http { #[pin] inner: H },
+        Grpc { #[pin] inner: G },
+        GrpcWeb { #[pin] inner: W },
+    }
+}
+
+impl<H, G, W> Future for DispatchFuture<H, G, W>
+where
+    H: Future<Output = Result<Response, Infallible>>,
+    G: Future<Output = Result<Response, Infallible>>,
+    W: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Poll whichever side `call` picked.
+        match self.project().kind.project() {
+            KindProj::Http { inner } => inner.poll(cx),
+            KindProj::Grpc { inner } => inner.poll(cx),
+            KindProj::GrpcWeb { inner } => inner.poll(cx),
         }
+    }
+}
+
+/// UUID v4 request ids, like tower-http's `MakeRequestUuid` but formatted on the stack instead of
+/// through a `String`, since it runs for every request.
+#[derive(Debug, Clone, Copy)]
+struct UuidRequestId;
+
+impl MakeRequestId for UuidRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
     }
 }
 
@@ -118,7 +176,7 @@ pub(crate) struct Parts {
     pub(crate) layers: Vec<UserLayer>,
 }
 
-pub(crate) fn build(parts: Parts) -> Result<Outer, ConfigError> {
+pub(crate) fn build(parts: Parts) -> Result<InnerService, ConfigError> {
     let Parts {
         config,
         router,
@@ -126,6 +184,8 @@ pub(crate) fn build(parts: Parts) -> Result<Outer, ConfigError> {
         layers,
     } = parts;
     let limit = config.body_limit;
+    let request_id = config.request_id_header()?;
+    let cors = cors_layer(&config, &request_id)?;
 
     // HTTP: problem bodies outside the body limit so its 413 gets one; catch-panic right around
     // the handlers so a panic becomes a normal 500 that every outer layer sees.
@@ -133,27 +193,29 @@ pub(crate) fn build(parts: Parts) -> Result<Outer, ConfigError> {
         .layer(ProblemForEmptyErrorsLayer::new(limit))
         .map_response(to_body)
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(DefaultBodyLimit::max(limit))
+        // axum's extractors apply their own 2 MiB default on top; only a larger limit needs the
+        // (per-request) extension that raises it.
+        .option_layer((limit > AXUM_DEFAULT_BODY_LIMIT).then(|| DefaultBodyLimit::max(limit)))
         .layer(CatchPanicLayer::custom(http_panic))
         .service(router);
     let http = if config.compression {
-        BoxSvc::new(ServiceExt::<Request<Body>>::map_response(
+        Either::Left(ServiceExt::<Request<Body>>::map_response(
             CompressionLayer::new().layer(http),
             to_body,
         ))
     } else {
-        BoxSvc::new(http)
+        Either::Right(http)
     };
 
     // gRPC: tonic's routes answer unknown services with UNIMPLEMENTED.
     let grpc = CatchPanicLayer::custom(grpc_panic).layer(grpc.prepare());
     let grpc_web = config.grpc_web.then(|| {
-        BoxSvc::new(ServiceExt::<Request<Body>>::map_response(
+        ServiceExt::<Request<Body>>::map_response(
             tonic_web::GrpcWebLayer::new().layer(grpc.clone()),
             to_body,
-        ))
+        )
     });
-    let grpc = BoxSvc::new(ServiceExt::<Request<Body>>::map_response(grpc, to_body));
+    let grpc = ServiceExt::<Request<Body>>::map_response(grpc, to_body);
 
     let inner = ServiceBuilder::new()
         .option_layer(config.concurrency_limit.map(ConcurrencyLimitLayer::new))
@@ -163,18 +225,20 @@ pub(crate) fn build(parts: Parts) -> Result<Outer, ConfigError> {
             grpc,
             grpc_web,
         });
+
+    let outer = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), UuidRequestId))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .option_layer(cors);
+    if layers.is_empty() {
+        // No user layers: one box around everything.
+        return Ok(InnerService::new(outer.service(inner)));
+    }
     let mut inner = InnerService::new(inner);
     for layer in layers {
         inner = layer(inner);
     }
-
-    let request_id = config.request_id_header()?;
-    let cors = cors_layer(&config, &request_id)?;
-    Ok(ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .option_layer(cors)
-        .service(inner))
+    Ok(InnerService::new(outer.service(inner)))
 }
 
 fn cors_layer(
@@ -209,4 +273,28 @@ fn cors_layer(
             ]))
             .max_age(Duration::from_secs(600)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_v4() {
+        let req = Request::new(());
+        let a = UuidRequestId.make_request_id(&req).unwrap();
+        let b = UuidRequestId.make_request_id(&req).unwrap();
+        let a = a.header_value().to_str().unwrap();
+        let parsed = uuid::Uuid::parse_str(a).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(a.len(), 36);
+        assert_ne!(a, b.header_value().to_str().unwrap());
+    }
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(&"static str"), "static str");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42_u8), "non-string panic payload");
+    }
 }

@@ -124,8 +124,20 @@ async fn deadlines_become_deadline_exceeded() {
     assert_eq!(err.code(), Code::DeadlineExceeded);
     assert_eq!(err.message(), "request deadline exceeded");
 
-    // The client's shorter grpc-timeout wins. A raw HTTP/2 request, because tonic's client
-    // enforces the deadline itself and would race the server.
+    let ok = notes
+        .get_note(GetNoteRequest {
+            id: "slow-10".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ok.into_inner().id, "slow-10");
+    server.stop().await.unwrap();
+
+    // The client's shorter grpc-timeout wins over the server's 5 s. A raw HTTP/2 request,
+    // because tonic's client enforces the deadline itself and would race the server.
+    let mut cfg = ServerConfig::default();
+    cfg.request_timeout = Duration::from_secs(5);
+    let server = start(cfg).await;
     let mut h2 = common::h2(server.addr).await;
     let mut request = grpc_web_request(
         "/notes.v1.NotesService/GetNote",
@@ -148,18 +160,10 @@ async fn deadlines_become_deadline_exceeded() {
     let res = Reply::from(h2.send_request(request).await.unwrap()).await;
     assert_eq!(res.header("grpc-status"), Some("4"));
     assert!(
-        started.elapsed() < Duration::from_millis(190),
+        started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
-
-    let ok = notes
-        .get_note(GetNoteRequest {
-            id: "slow-10".into(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(ok.into_inner().id, "slow-10");
     server.stop().await.unwrap();
 }
 
@@ -415,5 +419,32 @@ async fn grpc_web_timeout_keeps_the_grpc_web_content_type() {
         res.header("content-type"),
         Some("application/grpc-web+proto")
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_routes_merge_with_single_services() {
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let routes = tonic::service::Routes::new(health);
+    let server = TestServer::start(
+        Server::builder()
+            .grpc_service(notes_server())
+            .grpc_routes(routes)
+            .grpc_routes(tonic::service::Routes::default()),
+    )
+    .await;
+    let channel = common::channel(server.addr).await;
+    let note = NotesServiceClient::new(channel.clone())
+        .get_note(GetNoteRequest { id: "3".into() })
+        .await
+        .unwrap();
+    assert_eq!(note.into_inner().id, "3");
+    let res = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.into_inner().status(), ServingStatus::Serving);
     server.stop().await.unwrap();
 }

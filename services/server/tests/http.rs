@@ -499,3 +499,26 @@ async fn many_concurrent_requests_over_few_connections() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn body_limit_above_axums_default_is_honoured() {
+    let mut cfg = config();
+    cfg.body_limit = 3 * 1024 * 1024;
+    let server = start(cfg).await;
+    let body = Bytes::from(vec![b'x'; 2 * 1024 * 1024 + 10]);
+    let res = send(
+        server.addr,
+        req("POST", "/echo").body(Full::new(body.clone())).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body.len(), body.len());
+    let too_big = Bytes::from(vec![b'x'; 3 * 1024 * 1024 + 1]);
+    let res = send(
+        server.addr,
+        req("POST", "/echo").body(Full::new(too_big)).unwrap(),
+    )
+    .await;
+    res.problem(StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await.unwrap();
+}

@@ -220,3 +220,13 @@ async fn bind_errors_name_the_address() {
     let err = Server::builder().config(cfg).bind().await.unwrap_err();
     assert!(err.to_string().contains("body_limit"), "{err}");
 }
+
+#[cfg(not(feature = "tls"))]
+#[tokio::test]
+async fn tls_without_the_feature_is_a_config_error() {
+    let mut cfg = ServerConfig::default();
+    cfg.tls = Some(core_backend_server::TlsConfig::new("cert.pem", "key.pem"));
+    let err = Server::builder().config(cfg).bind().await.unwrap_err();
+    assert!(matches!(err, core_backend_server::Error::Config(_)));
+    assert!(err.to_string().contains("`tls` feature"), "{err}");
+}
