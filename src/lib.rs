@@ -42,6 +42,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[cfg(feature = "app")]
 pub mod app;
 
+#[cfg(all(
+    feature = "httpclient",
+    feature = "retry",
+    feature = "circuitbreaker",
+    feature = "observability"
+))]
+pub mod client_stack;
+
 /// Unified HTTP + gRPC server ([`core_backend_server`]).
 #[cfg(feature = "server")]
 pub use core_backend_server as server;
@@ -94,3 +102,9 @@ pub use core_backend_circuitbreaker as circuitbreaker;
 /// Bounded worker pool, bulkhead and adaptive concurrency limit layers ([`core_backend_worker`]).
 #[cfg(feature = "worker")]
 pub use core_backend_worker as worker;
+
+/// Production HTTP client as a tower `Service`: pooling, timeouts per phase, redirects,
+/// decompression, JSON helpers, typed errors ([`core_backend_httpclient`]). See
+/// [`client_stack`] for the preset with retry, circuit breaker and observability.
+#[cfg(feature = "httpclient")]
+pub use core_backend_httpclient as httpclient;

@@ -567,22 +567,21 @@ async fn invalid_grpc_frames_get_an_error_status_not_a_hang() {
             .await
             .unwrap_or_else(|_| panic!("{case}: no answer within 10 s"))
             .unwrap_or_else(|e| panic!("{case}: {e}"));
-        let status = match response.headers().get("grpc-status") {
-            Some(status) => status.to_str().unwrap().to_owned(),
-            None => {
-                let collected =
-                    tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
-                        .await
-                        .unwrap_or_else(|_| panic!("{case}: body never ended"))
-                        .unwrap();
-                collected
-                    .trailers()
-                    .and_then(|t| t.get("grpc-status"))
-                    .unwrap_or_else(|| panic!("{case}: no grpc-status"))
-                    .to_str()
-                    .unwrap()
-                    .to_owned()
-            }
+        let status = if let Some(status) = response.headers().get("grpc-status") {
+            status.to_str().unwrap().to_owned()
+        } else {
+            let collected =
+                tokio::time::timeout(Duration::from_secs(10), response.into_body().collect())
+                    .await
+                    .unwrap_or_else(|_| panic!("{case}: body never ended"))
+                    .unwrap();
+            collected
+                .trailers()
+                .and_then(|t| t.get("grpc-status"))
+                .unwrap_or_else(|| panic!("{case}: no grpc-status"))
+                .to_str()
+                .unwrap()
+                .to_owned()
         };
         assert_ne!(status, "0", "{case}: accepted as OK");
     }
