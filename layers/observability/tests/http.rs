@@ -86,13 +86,11 @@ async fn metrics_expose_route_templates_over_a_real_socket() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trace_context_flows_from_client_to_server() {
-    let _ = telemetry();
-    // B reports the trace it sees.
-    let back = Router::new()
+/// Serves, behind the server layer, a `path` that answers with the trace id it runs in.
+async fn serve_trace_reporter(path: &str) -> std::net::SocketAddr {
+    let app = Router::new()
         .route(
-            "/back",
+            path,
             get(|| async {
                 TraceContext::current()
                     .map(|cx| cx.trace_id.to_string())
@@ -100,7 +98,14 @@ async fn trace_context_flows_from_client_to_server() {
             }),
         )
         .layer(HttpServerLayer::new());
-    let back_addr = serve(back).await;
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_flows_from_client_to_server() {
+    let _ = telemetry();
+    // B reports the trace it sees.
+    let back_addr = serve_trace_reporter("/back").await;
 
     // A calls B through the client layer from inside its handler.
     let front = Router::new()
@@ -157,17 +162,7 @@ async fn trace_context_flows_from_client_to_server() {
 #[tokio::test]
 async fn client_outside_a_request_starts_a_trace_and_in_scope_continues_one() {
     let _ = telemetry();
-    let back = Router::new()
-        .route(
-            "/back2",
-            get(|| async {
-                TraceContext::current()
-                    .map(|cx| cx.trace_id.to_string())
-                    .unwrap_or_default()
-            }),
-        )
-        .layer(HttpServerLayer::new());
-    let addr = serve(back).await;
+    let addr = serve_trace_reporter("/back2").await;
     let client = ServiceBuilder::new()
         .layer(HttpClientLayer::new())
         .service(common::client());
