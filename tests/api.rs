@@ -18,6 +18,11 @@ use core_backend_example_proto::notes_v1::{
 use serde_json::{Value, json};
 use support::{Api, grpc_channel, http};
 
+/// The status of a GET of `url`.
+async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
+    client.get(url).send().await.unwrap().status()
+}
+
 fn assert_problem(
     resp_status: u16,
     headers: &reqwest::header::HeaderMap,
@@ -246,19 +251,8 @@ async fn slow_loris_connection_is_closed_after_header_timeout() {
 async fn health_endpoints_follow_the_contract() {
     let api = Api::start(&[]);
     let client = http();
-    assert_eq!(
-        client.get(api.url("/livez")).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(api.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/livez")).await, 200);
+    assert_eq!(status(&client, api.url("/readyz")).await, 200);
     let resp = client.get(api.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
@@ -443,23 +437,12 @@ async fn readiness_fails_once_shutdown_starts() {
     // With a grace period the server keeps answering after SIGTERM while readiness is red.
     let mut api = Api::start(&[("API_SERVER__SHUTDOWN_GRACE", "2s")]);
     let client = http();
-    assert_eq!(
-        client
-            .get(api.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/readyz")).await, 200);
     api.terminate();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let resp = client.get(api.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
-    assert_eq!(
-        client.get(api.url("/livez")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/livez")).await, 200);
     let status = tokio::task::spawn_blocking(move || api.wait_exit(Duration::from_secs(15)))
         .await
         .unwrap()
@@ -522,15 +505,7 @@ async fn two_instances_share_the_limit_through_redis() {
     let mut statuses = Vec::new();
     for i in 0..4 {
         let api = if i % 2 == 0 { &a } else { &b };
-        statuses.push(
-            client
-                .get(api.url("/v1/notes"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        statuses.push(status(&client, api.url("/v1/notes")).await.as_u16());
     }
     // Three allowed in total across both instances, the fourth refused.
     assert_eq!(statuses, vec![200, 200, 200, 429]);
