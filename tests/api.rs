@@ -23,12 +23,13 @@ async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
     client.get(url).send().await.unwrap().status()
 }
 
-fn assert_problem(
-    resp_status: u16,
-    headers: &reqwest::header::HeaderMap,
-    body: &Value,
+/// Checks that `resp` is an RFC 9457 problem with `status`; returns its headers and body.
+async fn expect_problem(
+    resp: reqwest::Response,
     status: u16,
-) {
+) -> (reqwest::header::HeaderMap, Value) {
+    let (resp_status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body: Value = resp.json().await.unwrap();
     assert_eq!(resp_status, status, "status, body: {body}");
     let ct = headers
         .get("content-type")
@@ -40,6 +41,7 @@ fn assert_problem(
     );
     assert_eq!(body["status"], json!(status), "problem body {body}");
     assert!(body["title"].is_string(), "problem body {body}");
+    (headers, body)
 }
 
 #[tokio::test]
@@ -134,9 +136,7 @@ async fn rest_and_grpc_return_the_same_note() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (missing.status().as_u16(), missing.headers().clone());
-    let body: Value = missing.json().await.unwrap();
-    assert_problem(status, &headers, &body, 404);
+    expect_problem(missing, 404).await;
 
     let err = grpc
         .delete_note(DeleteNoteRequest { id })
@@ -154,9 +154,7 @@ async fn validation_errors_are_400_and_invalid_argument() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 400);
+    expect_problem(resp, 400).await;
 
     let long = "x".repeat(201);
     let mut grpc = NotesServiceClient::new(grpc_channel(&api).await);
@@ -183,9 +181,7 @@ async fn bad_input_gets_clear_http_errors() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 400);
+    let (_, body) = expect_problem(resp, 400).await;
     assert!(
         body["detail"]
             .as_str()
@@ -196,9 +192,7 @@ async fn bad_input_gets_clear_http_errors() {
 
     // Unknown route.
     let resp = client.get(api.url("/no/such/route")).send().await.unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 404);
+    expect_problem(resp, 404).await;
 
     // Wrong content type.
     let resp = client
@@ -463,9 +457,7 @@ async fn api_is_rate_limited_per_client_but_probes_are_not() {
         assert!(resp.headers().contains_key("ratelimit-policy"), "{resp:?}");
     }
     let resp = client.get(api.url("/v1/notes")).send().await.unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 429);
+    let (headers, _) = expect_problem(resp, 429).await;
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
     assert!(headers.contains_key("ratelimit"), "{headers:?}");
