@@ -18,12 +18,18 @@ use core_backend_example_proto::notes_v1::{
 use serde_json::{Value, json};
 use support::{Api, grpc_channel, http};
 
-fn assert_problem(
-    resp_status: u16,
-    headers: &reqwest::header::HeaderMap,
-    body: &Value,
+/// The status of a GET of `url`.
+async fn status(client: &reqwest::Client, url: String) -> reqwest::StatusCode {
+    client.get(url).send().await.unwrap().status()
+}
+
+/// Checks that `resp` is an RFC 9457 problem with `status`; returns its headers and body.
+async fn expect_problem(
+    resp: reqwest::Response,
     status: u16,
-) {
+) -> (reqwest::header::HeaderMap, Value) {
+    let (resp_status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let body: Value = resp.json().await.unwrap();
     assert_eq!(resp_status, status, "status, body: {body}");
     let ct = headers
         .get("content-type")
@@ -35,6 +41,7 @@ fn assert_problem(
     );
     assert_eq!(body["status"], json!(status), "problem body {body}");
     assert!(body["title"].is_string(), "problem body {body}");
+    (headers, body)
 }
 
 #[tokio::test]
@@ -129,9 +136,7 @@ async fn rest_and_grpc_return_the_same_note() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (missing.status().as_u16(), missing.headers().clone());
-    let body: Value = missing.json().await.unwrap();
-    assert_problem(status, &headers, &body, 404);
+    expect_problem(missing, 404).await;
 
     let err = grpc
         .delete_note(DeleteNoteRequest { id })
@@ -149,9 +154,7 @@ async fn validation_errors_are_400_and_invalid_argument() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 400);
+    expect_problem(resp, 400).await;
 
     let long = "x".repeat(201);
     let mut grpc = NotesServiceClient::new(grpc_channel(&api).await);
@@ -178,9 +181,7 @@ async fn bad_input_gets_clear_http_errors() {
         .send()
         .await
         .unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 400);
+    let (_, body) = expect_problem(resp, 400).await;
     assert!(
         body["detail"]
             .as_str()
@@ -191,9 +192,7 @@ async fn bad_input_gets_clear_http_errors() {
 
     // Unknown route.
     let resp = client.get(api.url("/no/such/route")).send().await.unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 404);
+    expect_problem(resp, 404).await;
 
     // Wrong content type.
     let resp = client
@@ -246,19 +245,8 @@ async fn slow_loris_connection_is_closed_after_header_timeout() {
 async fn health_endpoints_follow_the_contract() {
     let api = Api::start(&[]);
     let client = http();
-    assert_eq!(
-        client.get(api.url("/livez")).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(api.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/livez")).await, 200);
+    assert_eq!(status(&client, api.url("/readyz")).await, 200);
     let resp = client.get(api.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
@@ -443,23 +431,12 @@ async fn readiness_fails_once_shutdown_starts() {
     // With a grace period the server keeps answering after SIGTERM while readiness is red.
     let mut api = Api::start(&[("API_SERVER__SHUTDOWN_GRACE", "2s")]);
     let client = http();
-    assert_eq!(
-        client
-            .get(api.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/readyz")).await, 200);
     api.terminate();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let resp = client.get(api.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
-    assert_eq!(
-        client.get(api.url("/livez")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(status(&client, api.url("/livez")).await, 200);
     let status = tokio::task::spawn_blocking(move || api.wait_exit(Duration::from_secs(15)))
         .await
         .unwrap()
@@ -480,9 +457,7 @@ async fn api_is_rate_limited_per_client_but_probes_are_not() {
         assert!(resp.headers().contains_key("ratelimit-policy"), "{resp:?}");
     }
     let resp = client.get(api.url("/v1/notes")).send().await.unwrap();
-    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
-    let body: Value = resp.json().await.unwrap();
-    assert_problem(status, &headers, &body, 429);
+    let (headers, _) = expect_problem(resp, 429).await;
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
     assert!(headers.contains_key("ratelimit"), "{headers:?}");
@@ -522,15 +497,7 @@ async fn two_instances_share_the_limit_through_redis() {
     let mut statuses = Vec::new();
     for i in 0..4 {
         let api = if i % 2 == 0 { &a } else { &b };
-        statuses.push(
-            client
-                .get(api.url("/v1/notes"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        statuses.push(status(&client, api.url("/v1/notes")).await.as_u16());
     }
     // Three allowed in total across both instances, the fourth refused.
     assert_eq!(statuses, vec![200, 200, 200, 429]);

@@ -264,18 +264,27 @@ mod grpc {
         }
     }
 
-    async fn serve(failures: usize) -> (SocketAddr, Arc<AtomicUsize>) {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let svc = NotesServiceServer::new(Flaky {
-            failures,
-            calls: calls.clone(),
-        });
+    /// A loopback listener's address and its accepted connections.
+    async fn incoming() -> (
+        SocketAddr,
+        impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let incoming = futures_util::stream::unfold(listener, |l| async move {
             let next = l.accept().await.map(|(s, _)| s);
             Some((next, l))
         });
+        (addr, incoming)
+    }
+
+    async fn serve(failures: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let svc = NotesServiceServer::new(Flaky {
+            failures,
+            calls: calls.clone(),
+        });
+        let (addr, incoming) = incoming().await;
         tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(svc)
@@ -351,12 +360,7 @@ mod grpc {
             failures: 0,
             calls: calls.clone(),
         });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let incoming = futures_util::stream::unfold(listener, |l| async move {
-            let next = l.accept().await.map(|(s, _)| s);
-            Some((next, l))
-        });
+        let (addr, incoming) = incoming().await;
         let layer = CircuitBreakerLayer::new(breaker.clone())
             .classifier(GrpcClassifier)
             .grpc_responses();

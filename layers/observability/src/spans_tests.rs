@@ -47,6 +47,25 @@ fn logged(f: impl FnOnce()) -> Vec<Value> {
         .collect()
 }
 
+/// Sends `req` through `svc` and reads the response body to its end.
+async fn call_to_end<S, ReqBody, B>(svc: S, req: Request<ReqBody>)
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<B>, Error = Infallible>,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let response = svc.oneshot(req).await.expect("infallible");
+    drain(response.into_body()).await;
+}
+
+/// The first log line with this `message`.
+fn line<'a>(lines: &'a [Value], message: &str) -> &'a Value {
+    lines
+        .iter()
+        .find(|l| l["message"] == message)
+        .unwrap_or_else(|| panic!("no log line {message:?} in {lines:?}"))
+}
+
 #[test]
 fn handler_logs_carry_the_request_trace_ids() {
     let lines = logged(|| {
@@ -60,32 +79,24 @@ fn handler_logs_carry_the_request_trace_ids() {
                     }),
                 )
                 .layer(HttpServerLayer::new());
-            let response = app
-                .oneshot(
-                    Request::get("/v1/notes/1")
-                        .header(
-                            "traceparent",
-                            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                        )
-                        .body(axum::body::Body::empty())
-                        .expect("request"),
-                )
-                .await
-                .expect("infallible");
-            drain(response.into_body()).await;
+            call_to_end(
+                app,
+                Request::get("/v1/notes/1")
+                    .header(
+                        "traceparent",
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    )
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await;
         });
     });
-    let handling = lines
-        .iter()
-        .find(|l| l["message"] == "handling")
-        .expect("handler log line");
+    let handling = line(&lines, "handling");
     assert_eq!(handling["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(handling["span"], "http.server.request");
     assert_eq!(handling["span_id"].as_str().map(str::len), Some(16));
-    let finished = lines
-        .iter()
-        .find(|l| l["message"] == "request finished")
-        .expect("completion event");
+    let finished = line(&lines, "request finished");
     assert_eq!(finished["status"], 200);
     assert_eq!(finished["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
 }
@@ -100,30 +111,26 @@ fn grpc_and_client_spans_are_live_under_a_subscriber() {
                     tracing::info!("serving");
                     Ok::<_, Infallible>(Response::new(grpc_body("13")))
                 }));
-            let response = server
-                .oneshot(
-                    Request::post("/notes.v1.NotesService/GetNote")
-                        .body(())
-                        .expect("request"),
-                )
-                .await
-                .expect("infallible");
-            drain(response.into_body()).await;
+            call_to_end(
+                server,
+                Request::post("/notes.v1.NotesService/GetNote")
+                    .body(())
+                    .expect("request"),
+            )
+            .await;
 
             let grpc_client = tower::ServiceBuilder::new()
                 .layer(GrpcClientLayer::new())
                 .service(tower::service_fn(|_req: Request<()>| async {
                     Ok::<_, Infallible>(Response::new(grpc_body("0")))
                 }));
-            let response = grpc_client
-                .oneshot(
-                    Request::post("/notes.v1.NotesService/GetNote")
-                        .body(())
-                        .expect("request"),
-                )
-                .await
-                .expect("infallible");
-            drain(response.into_body()).await;
+            call_to_end(
+                grpc_client,
+                Request::post("/notes.v1.NotesService/GetNote")
+                    .body(())
+                    .expect("request"),
+            )
+            .await;
 
             let http_client = tower::ServiceBuilder::new()
                 .layer(HttpClientLayer::new())
@@ -131,27 +138,19 @@ fn grpc_and_client_spans_are_live_under_a_subscriber() {
                     tracing::info!("remote");
                     Ok::<_, Infallible>(Response::new(full("ok")))
                 }));
-            let response = http_client
-                .oneshot(
-                    Request::get("http://callee:8080/")
-                        .body(())
-                        .expect("request"),
-                )
-                .await
-                .expect("infallible");
-            drain(response.into_body()).await;
+            call_to_end(
+                http_client,
+                Request::get("http://callee:8080/")
+                    .body(())
+                    .expect("request"),
+            )
+            .await;
         });
     });
-    let serving = lines
-        .iter()
-        .find(|l| l["message"] == "serving")
-        .expect("server log");
+    let serving = line(&lines, "serving");
     assert_eq!(serving["span"], "rpc.server.call");
     assert_eq!(serving["trace_id"].as_str().map(str::len), Some(32));
-    let remote = lines
-        .iter()
-        .find(|l| l["message"] == "remote")
-        .expect("client log");
+    let remote = line(&lines, "remote");
     assert_eq!(remote["span"], "http.client.request");
     let finished: Vec<_> = lines
         .iter()

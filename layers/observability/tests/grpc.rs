@@ -88,16 +88,21 @@ async fn start(notes: Notes) -> std::net::SocketAddr {
     addr
 }
 
+/// A channel to the server at `addr`.
+async fn connect(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpc_metrics_carry_service_method_and_status() {
     let telemetry = telemetry();
     let notes = Notes::default();
     let addr = start(notes.clone()).await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = connect(addr).await;
     let channel = ServiceBuilder::new()
         .layer(GrpcClientLayer::new().server_address("127.0.0.1", addr.port()))
         .service(channel);
@@ -186,11 +191,7 @@ async fn the_server_sees_the_clients_trace() {
     let _ = telemetry();
     let notes = Notes::default();
     let addr = start(notes.clone()).await;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = connect(addr).await;
     let channel = ServiceBuilder::new()
         .layer(GrpcClientLayer::new())
         .service(channel);

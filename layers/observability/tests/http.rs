@@ -86,13 +86,32 @@ async fn metrics_expose_route_templates_over_a_real_socket() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trace_context_flows_from_client_to_server() {
-    let _ = telemetry();
-    // B reports the trace it sees.
-    let back = Router::new()
+/// A GET of `url` with an empty body.
+fn get_request(url: String) -> http::Request<Empty<Bytes>> {
+    http::Request::get(url)
+        .body(Empty::<Bytes>::new())
+        .expect("request")
+}
+
+/// The whole body of `response`.
+async fn body_bytes<B>(response: http::Response<B>) -> Bytes
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+}
+
+/// Serves, behind the server layer, a `path` that answers with the trace id it runs in.
+async fn serve_trace_reporter(path: &str) -> std::net::SocketAddr {
+    let app = Router::new()
         .route(
-            "/back",
+            path,
             get(|| async {
                 TraceContext::current()
                     .map(|cx| cx.trace_id.to_string())
@@ -100,7 +119,14 @@ async fn trace_context_flows_from_client_to_server() {
             }),
         )
         .layer(HttpServerLayer::new());
-    let back_addr = serve(back).await;
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_context_flows_from_client_to_server() {
+    let _ = telemetry();
+    // B reports the trace it sees.
+    let back_addr = serve_trace_reporter("/back").await;
 
     // A calls B through the client layer from inside its handler.
     let front = Router::new()
@@ -110,9 +136,7 @@ async fn trace_context_flows_from_client_to_server() {
                 let mut client = ServiceBuilder::new()
                     .layer(HttpClientLayer::new())
                     .service(common::client());
-                let request = http::Request::get(format!("http://{back_addr}/back"))
-                    .body(Empty::<Bytes>::new())
-                    .expect("request");
+                let request = get_request(format!("http://{back_addr}/back"));
                 let response = client
                     .ready()
                     .await
@@ -120,12 +144,7 @@ async fn trace_context_flows_from_client_to_server() {
                     .call(request)
                     .await
                     .expect("B answers");
-                let seen_by_b = response
-                    .into_body()
-                    .collect()
-                    .await
-                    .expect("body")
-                    .to_bytes();
+                let seen_by_b = body_bytes(response).await;
                 let mine = TraceContext::current().expect("in a request").trace_id;
                 format!("{mine} {}", String::from_utf8_lossy(&seen_by_b))
             }),
@@ -157,47 +176,23 @@ async fn trace_context_flows_from_client_to_server() {
 #[tokio::test]
 async fn client_outside_a_request_starts_a_trace_and_in_scope_continues_one() {
     let _ = telemetry();
-    let back = Router::new()
-        .route(
-            "/back2",
-            get(|| async {
-                TraceContext::current()
-                    .map(|cx| cx.trace_id.to_string())
-                    .unwrap_or_default()
-            }),
-        )
-        .layer(HttpServerLayer::new());
-    let addr = serve(back).await;
+    let addr = serve_trace_reporter("/back2").await;
     let client = ServiceBuilder::new()
         .layer(HttpClientLayer::new())
         .service(common::client());
     let cx = TraceContext::new_root();
     let expected = cx.trace_id.to_string();
-    let request = http::Request::get(format!("http://{addr}/back2"))
-        .body(Empty::<Bytes>::new())
-        .expect("request");
+    let request = get_request(format!("http://{addr}/back2"));
     let response = cx
         .in_scope(client.clone().oneshot(request))
         .await
         .expect("response");
-    let seen = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let seen = body_bytes(response).await;
     assert_eq!(String::from_utf8_lossy(&seen), expected);
 
-    let request = http::Request::get(format!("http://{addr}/back2"))
-        .body(Empty::<Bytes>::new())
-        .expect("request");
+    let request = get_request(format!("http://{addr}/back2"));
     let response = client.oneshot(request).await.expect("response");
-    let seen = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let seen = body_bytes(response).await;
     assert_eq!(seen.len(), 32);
     assert_ne!(String::from_utf8_lossy(&seen), expected);
 }

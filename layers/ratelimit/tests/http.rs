@@ -35,6 +35,11 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// The status of a GET of `url`.
+async fn status(http: &reqwest::Client, url: String) -> reqwest::StatusCode {
+    http.get(url).send().await.unwrap().status()
+}
+
 #[tokio::test]
 async fn per_client_ip_through_trusted_proxy_429_headers_problem_json_exemptions() {
     let key = ClientIp::new().trusted_proxies(["127.0.0.1/32".parse().unwrap()]);
@@ -183,28 +188,14 @@ async fn store_failure_policy() {
     .await;
     let http = client();
     for _ in 0..3 {
-        assert_eq!(
-            http.get(format!("{open}/v1/notes"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(&http, format!("{open}/v1/notes")).await, 200);
         let res = http.get(format!("{closed}/v1/notes")).send().await.unwrap();
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()["retry-after"], "1");
         assert_eq!(res.headers()["content-type"], "application/problem+json");
     }
     // exempt paths do not even ask the store
-    assert_eq!(
-        http.get(format!("{closed}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&http, format!("{closed}/healthz")).await, 200);
 }
 
 /// An asynchronous store (like a remote one): exercises the path where the ready inner
@@ -231,25 +222,11 @@ async fn asynchronous_store() {
         .build();
     let base = serve(layer).await;
     let http = client();
-    assert_eq!(
-        http.get(format!("{base}/v1/notes"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&http, format!("{base}/v1/notes")).await, 200);
     let res = http.get(format!("{base}/v1/notes")).send().await.unwrap();
     assert_eq!(res.headers()["ratelimit"], r#""g";r=0;t=60"#);
     assert_eq!(res.text().await.unwrap(), "[]");
-    assert_eq!(
-        http.get(format!("{base}/v1/notes"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
+    assert_eq!(status(&http, format!("{base}/v1/notes")).await, 429);
     let res = http
         .get(format!("{base}/v1/notes"))
         .header("x-internal", "1")

@@ -545,6 +545,19 @@ mod tests {
         }
     }
 
+    /// Loads key `k` through a counted loader that yields `value` at once.
+    async fn load<C: Cache>(
+        cache: &TypedCache<C>,
+        ttl: Duration,
+        runs: &Arc<AtomicUsize>,
+        value: &'static str,
+    ) -> String {
+        cache
+            .get_or_insert_with("k", ttl, counted(runs, value, Duration::ZERO))
+            .await
+            .expect("load")
+    }
+
     #[tokio::test(start_paused = true)]
     async fn hundred_concurrent_callers_run_one_loader() {
         let cache = TypedCache::new(MemoryCache::default());
@@ -616,10 +629,7 @@ mod tests {
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // Not cached: the next call loads again and succeeds.
-        let v = cache
-            .get_or_insert_with("k", MIN, counted(&runs, "ok", Duration::ZERO))
-            .await
-            .expect("load");
+        let v = load(&cache, MIN, &runs, "ok").await;
         assert_eq!(v, "ok");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
@@ -650,29 +660,11 @@ mod tests {
         let cache = TypedCache::new(MemoryCache::default());
         let runs = Arc::new(AtomicUsize::new(0));
         let ttl = Duration::from_secs(10);
-        assert_eq!(
-            cache
-                .get_or_insert_with("k", ttl, counted(&runs, "a", Duration::ZERO))
-                .await
-                .expect("a"),
-            "a"
-        );
+        assert_eq!(load(&cache, ttl, &runs, "a").await, "a");
         tokio::time::advance(Duration::from_secs(9)).await;
-        assert_eq!(
-            cache
-                .get_or_insert_with("k", ttl, counted(&runs, "b", Duration::ZERO))
-                .await
-                .expect("a"),
-            "a"
-        );
+        assert_eq!(load(&cache, ttl, &runs, "b").await, "a");
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(
-            cache
-                .get_or_insert_with("k", ttl, counted(&runs, "b", Duration::ZERO))
-                .await
-                .expect("b"),
-            "b"
-        );
+        assert_eq!(load(&cache, ttl, &runs, "b").await, "b");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
@@ -683,10 +675,7 @@ mod tests {
             .build();
         let runs = Arc::new(AtomicUsize::new(0));
         let ttl = Duration::from_secs(10);
-        cache
-            .get_or_insert_with("k", ttl, counted(&runs, "old", Duration::ZERO))
-            .await
-            .expect("load");
+        load(&cache, ttl, &runs, "old").await;
         assert_eq!(
             cache.get::<String>("k").await.expect("get").as_deref(),
             Some("old")
@@ -705,10 +694,7 @@ mod tests {
         // Paused clock: sleeping lets the background refresh finish its load and write.
         tokio::time::sleep(Duration::from_millis(1100)).await;
         assert_eq!(runs.load(Ordering::SeqCst), 2, "one background refresh");
-        let v = cache
-            .get_or_insert_with("k", ttl, counted(&runs, "x", Duration::ZERO))
-            .await
-            .expect("fresh");
+        let v = load(&cache, ttl, &runs, "x").await;
         assert_eq!(v, "new");
     }
 
@@ -719,15 +705,9 @@ mod tests {
             .build();
         let runs = Arc::new(AtomicUsize::new(0));
         let ttl = Duration::from_secs(10);
-        cache
-            .get_or_insert_with("k", ttl, counted(&runs, "old", Duration::ZERO))
-            .await
-            .expect("load");
+        load(&cache, ttl, &runs, "old").await;
         tokio::time::advance(Duration::from_secs(16)).await;
-        let v = cache
-            .get_or_insert_with("k", ttl, counted(&runs, "new", Duration::ZERO))
-            .await
-            .expect("load");
+        let v = load(&cache, ttl, &runs, "new").await;
         assert_eq!(v, "new");
     }
 
@@ -794,10 +774,7 @@ mod tests {
         );
         assert_eq!(runs.load(Ordering::SeqCst), 2, "negative entry expired");
         // A required-value load does not take "not found" for an answer.
-        let v = cache
-            .get_or_insert_with("k", MIN, counted(&runs, "found", Duration::ZERO))
-            .await
-            .expect("load");
+        let v = load(&cache, MIN, &runs, "found").await;
         assert_eq!(v, "found");
     }
 

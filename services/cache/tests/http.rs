@@ -99,6 +99,18 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// GETs `url` and returns the body text.
+async fn get_text(url: &str) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body")
+}
+
 #[tokio::test]
 async fn second_get_is_a_hit_with_age_and_same_etag() {
     let (addr, counters) = serve(Some(ResponseCacheLayer::new())).await;
@@ -224,40 +236,13 @@ async fn no_store_is_never_cached() {
 async fn post_invalidates_the_uri() {
     let (addr, _counters) = serve(Some(ResponseCacheLayer::new())).await;
     let url = format!("http://{addr}/v1/notes/3");
-    assert_eq!(
-        client()
-            .get(&url)
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("b"),
-        "note 3 v1"
-    );
-    assert_eq!(
-        client()
-            .get(&url)
-            .send()
-            .await
-            .expect("get")
-            .text()
-            .await
-            .expect("b"),
-        "note 3 v1"
-    );
+    assert_eq!(get_text(&url).await, "note 3 v1");
+    assert_eq!(get_text(&url).await, "note 3 v1");
     assert_eq!(
         client().post(&url).send().await.expect("post").status(),
         200
     );
-    let after = client()
-        .get(&url)
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("b");
+    let after = get_text(&url).await;
     assert_eq!(after, "note 3 v102", "the handler ran again after the POST");
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use core_backend_config::{
-    ConfigLoader, ConfigSource, DumpFormat, ErrorKind, Secret, ValidationErrors,
+    ConfigError, ConfigLoader, ConfigSource, DumpFormat, ErrorKind, Secret, ValidationErrors,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,15 @@ fn loader() -> ConfigLoader<ApiConfig> {
     ConfigLoader::new()
         .env_prefix("API")
         .file_from_env("API_CONFIG")
+}
+
+/// The error of loading `path` with no environment variables.
+fn file_error(path: &Path) -> ConfigError {
+    loader()
+        .file(path)
+        .env_vars(Vec::<(String, String)>::new())
+        .load()
+        .unwrap_err()
 }
 
 #[test]
@@ -170,11 +179,7 @@ fn file_value_error_names_path_and_line() {
         "api.toml",
         "# settings\n[database]\nurl = \"x\"\n\n[server]\nname = \"a\"\naddr = \"localhost\"\n",
     );
-    let err = loader()
-        .file(&path)
-        .env_vars(Vec::<(String, String)>::new())
-        .load()
-        .unwrap_err();
+    let err = file_error(&path);
     assert_eq!(err.key.as_deref(), Some("server.addr"));
     assert_eq!(
         err.source,
@@ -193,11 +198,7 @@ fn file_value_error_names_path_and_line() {
     );
 
     let yaml = write(dir.path(), "api.yaml", "server:\n  port: many\n");
-    let err = loader()
-        .file(&yaml)
-        .env_vars(Vec::<(String, String)>::new())
-        .load()
-        .unwrap_err();
+    let err = file_error(&yaml);
     assert_eq!(
         err.source,
         Some(ConfigSource::File {
@@ -213,11 +214,7 @@ fn file_value_error_names_path_and_line() {
         "api.json",
         "{\n \"server\": {\n  \"port\": true\n }\n}\n",
     );
-    let err = loader()
-        .file(&json)
-        .env_vars(Vec::<(String, String)>::new())
-        .load()
-        .unwrap_err();
+    let err = file_error(&json);
     assert_eq!(
         err.source,
         Some(ConfigSource::File {
@@ -242,11 +239,7 @@ fn syntax_errors_report_parser_line_and_column() {
         ("bad.yaml", "server:\n  port: 1\n name: [x\n", 3),
     ] {
         let path = write(dir.path(), name, text);
-        let err = loader()
-            .file(&path)
-            .env_vars(Vec::<(String, String)>::new())
-            .load()
-            .unwrap_err();
+        let err = file_error(&path);
         assert_eq!(err.kind, ErrorKind::Syntax, "{name}: {err}");
         let Some(ConfigSource::File {
             path: p,
@@ -295,11 +288,7 @@ fn missing_files() {
     loader().env_vars([("API_CONFIG", "")]).load().unwrap();
     // Unknown extension.
     let ini = write(dir.path(), "api.ini", "x=1");
-    let err = loader()
-        .file(&ini)
-        .env_vars(Vec::<(String, String)>::new())
-        .load()
-        .unwrap_err();
+    let err = file_error(&ini);
     assert_eq!(err.kind, ErrorKind::File);
     assert!(err.to_string().contains(".toml"), "{err}");
 }
@@ -510,11 +499,7 @@ fn deeply_nested_files_are_errors_not_stack_overflows() {
         "big.toml",
         &format!("a = \"{}\"", "x".repeat(5 << 20)),
     );
-    let err = loader()
-        .file(&big)
-        .env_vars(Vec::<(String, String)>::new())
-        .load()
-        .unwrap_err();
+    let err = file_error(&big);
     assert_eq!(err.kind, ErrorKind::File);
     assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
     for (name, text) in [

@@ -471,15 +471,7 @@ async fn try_transcode(
     tracing::Span::current().record("rpc.grpc.status_code", reply.code as i32);
     let headers = response_headers(shared, &reply.metadata);
     if reply.code != Code::Ok {
-        let details = reply
-            .details
-            .as_ref()
-            .and_then(|v| crate::details::decode(v.as_bytes(), &shared.pool));
-        let outcome = outcome_label(reply.code);
-        return Ok((
-            status_problem(reply.code, &reply.message, details, headers),
-            outcome,
-        ));
+        return Ok(status_response(shared, &reply, headers));
     }
     let output = DynamicMessage::decode(binding.output(), reply.payload.unwrap_or_default())
         .map_err(|e| Rejection::Upstream {
@@ -516,15 +508,7 @@ async fn stream(
                 tracing::Span::current().record("rpc.grpc.status_code", reply.code as i32);
                 let headers = response_headers(shared, &reply.metadata);
                 if reply.code != Code::Ok {
-                    let details = reply
-                        .details
-                        .as_ref()
-                        .and_then(|v| crate::details::decode(v.as_bytes(), &shared.pool));
-                    let outcome = outcome_label(reply.code);
-                    return Ok((
-                        status_problem(reply.code, &reply.message, details, headers),
-                        outcome,
-                    ));
+                    return Ok(status_response(shared, &reply, headers));
                 }
                 // An OK status with no messages: an empty stream.
                 (reply.metadata, Body::empty())
@@ -545,6 +529,22 @@ async fn stream(
         HeaderValue::from_static("application/x-ndjson"),
     );
     Ok((response, "ok"))
+}
+
+/// The problem response and outcome label of a reply with a non-OK status.
+fn status_response(
+    shared: &Shared,
+    reply: &grpc::GrpcReply,
+    headers: HeaderMap,
+) -> (Response, &'static str) {
+    let details = reply
+        .details
+        .as_ref()
+        .and_then(|v| crate::details::decode(v.as_bytes(), &shared.pool));
+    (
+        status_problem(reply.code, &reply.message, details, headers),
+        outcome_label(reply.code),
+    )
 }
 
 fn outcome_label(code: Code) -> &'static str {

@@ -1,5 +1,11 @@
 //! Monotonic "timestamp + random" state shared by ULID and UUID v7.
 
+use std::cell::Cell;
+use std::sync::{Mutex, PoisonError};
+
+use crate::clock::Clock;
+use crate::rng::random_u128;
+
 /// The last `(millisecond, random part)` issued.
 ///
 /// Within one millisecond the random part is incremented by one, so ids from one state are
@@ -50,6 +56,41 @@ impl Monotonic {
         self.rand_hi = (rand >> 64) as u64;
         self.rand_lo = rand as u64;
         (self.last_ms, rand)
+    }
+}
+
+/// Next `(ms, rand)` from a per-thread state, with fresh bits from the thread's CSPRNG.
+#[inline]
+pub(crate) fn next_in_cell(state: &Cell<Monotonic>, now_ms: u64, bits: u32) -> (u64, u128) {
+    let mut m = state.get();
+    let next = m.next(now_ms, bits, random_u128);
+    state.set(m);
+    next
+}
+
+/// A clock and one locked [`Monotonic`]: one strictly increasing sequence across threads.
+#[derive(Debug)]
+pub(crate) struct LockedMonotonic<C> {
+    clock: C,
+    state: Mutex<Monotonic>,
+}
+
+impl<C: Clock> LockedMonotonic<C> {
+    pub(crate) const fn new(clock: C) -> Self {
+        Self {
+            clock,
+            state: Mutex::new(Monotonic::new()),
+        }
+    }
+
+    /// Next `(ms, rand)` with `rand < 2^bits`, reading the clock and drawing fresh bits from the
+    /// thread's CSPRNG.
+    pub(crate) fn next(&self, bits: u32) -> (u64, u128) {
+        let now = self.clock.now_millis();
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next(now, bits, random_u128)
     }
 }
 

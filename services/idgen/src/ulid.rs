@@ -3,14 +3,12 @@
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::{Clock, SystemClock, system_now_millis};
 use crate::error::{GenerateError, IdType, ParseErrorKind, ParseIdError};
 use crate::generator::IdGenerator;
-use crate::monotonic::Monotonic;
-use crate::rng::random_u128;
+use crate::monotonic::{LockedMonotonic, Monotonic, next_in_cell};
 use crate::uuid::Uuid;
 
 const RANDOM_BITS: u32 = 80;
@@ -67,12 +65,7 @@ impl Ulid {
             static STATE: Cell<Monotonic> = const { Cell::new(Monotonic::new()) };
         }
         let now = system_now_millis();
-        let (ms, rand) = STATE.with(|state| {
-            let mut m = state.get();
-            let next = m.next(now, RANDOM_BITS, random_u128);
-            state.set(m);
-            next
-        });
+        let (ms, rand) = STATE.with(|state| next_in_cell(state, now, RANDOM_BITS));
         Self::from_parts(ms, rand)
     }
 
@@ -244,8 +237,7 @@ impl<'de> serde::Deserialize<'de> for Ulid {
 /// ```
 #[derive(Debug)]
 pub struct UlidGenerator<C = SystemClock> {
-    clock: C,
-    state: Mutex<Monotonic>,
+    source: LockedMonotonic<C>,
 }
 
 impl UlidGenerator {
@@ -265,19 +257,13 @@ impl<C: Clock> UlidGenerator<C> {
     /// A generator reading `clock` (a [`ManualClock`](crate::ManualClock) in tests).
     pub const fn with_clock(clock: C) -> Self {
         Self {
-            clock,
-            state: Mutex::new(Monotonic::new()),
+            source: LockedMonotonic::new(clock),
         }
     }
 
     /// The next ULID; cannot fail.
     pub fn next_id(&self) -> Ulid {
-        let now = self.clock.now_millis();
-        let (ms, rand) = self
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next(now, RANDOM_BITS, random_u128);
+        let (ms, rand) = self.source.next(RANDOM_BITS);
         Ulid::from_parts(ms, rand)
     }
 }

@@ -3,13 +3,12 @@
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::{Clock, SystemClock, system_now_millis};
 use crate::error::{GenerateError, IdType, ParseErrorKind, ParseIdError};
 use crate::generator::IdGenerator;
-use crate::monotonic::Monotonic;
+use crate::monotonic::{LockedMonotonic, Monotonic, next_in_cell};
 use crate::rng::random_u128;
 
 const VERSION_SHIFT: u32 = 76;
@@ -74,12 +73,7 @@ impl Uuid {
             static STATE: Cell<Monotonic> = const { Cell::new(Monotonic::new()) };
         }
         let now = system_now_millis();
-        let (ms, rand) = STATE.with(|state| {
-            let mut m = state.get();
-            let next = m.next(now, V7_RANDOM_BITS, random_u128);
-            state.set(m);
-            next
-        });
+        let (ms, rand) = STATE.with(|state| next_in_cell(state, now, V7_RANDOM_BITS));
         Self::v7_from_parts(ms, rand)
     }
 
@@ -374,8 +368,7 @@ impl IdGenerator for UuidV4Generator {
 /// ```
 #[derive(Debug)]
 pub struct UuidV7Generator<C = SystemClock> {
-    clock: C,
-    state: Mutex<Monotonic>,
+    source: LockedMonotonic<C>,
 }
 
 impl UuidV7Generator {
@@ -395,19 +388,13 @@ impl<C: Clock> UuidV7Generator<C> {
     /// A generator reading `clock` (a [`ManualClock`](crate::ManualClock) in tests).
     pub const fn with_clock(clock: C) -> Self {
         Self {
-            clock,
-            state: Mutex::new(Monotonic::new()),
+            source: LockedMonotonic::new(clock),
         }
     }
 
     /// The next UUID; cannot fail.
     pub fn next_id(&self) -> Uuid {
-        let now = self.clock.now_millis();
-        let (ms, rand) = self
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next(now, V7_RANDOM_BITS, random_u128);
+        let (ms, rand) = self.source.next(V7_RANDOM_BITS);
         Uuid::v7_from_parts(ms, rand)
     }
 }

@@ -210,64 +210,46 @@ async fn concurrency_limit_is_unavailable_for_grpc() {
     server.stop().await.unwrap();
 }
 
-async fn reflection_services_v1(addr: std::net::SocketAddr) -> Vec<String> {
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(common::channel(addr).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let res = stream.next().await.unwrap().unwrap();
-    match res.message_response.unwrap() {
-        MessageResponse::ListServicesResponse(list) => {
-            list.service.into_iter().map(|s| s.name).collect()
+/// The service names a reflection server lists, asked through the `$version` protocol
+/// (`v1` and `v1alpha` have the same messages in different generated modules).
+macro_rules! reflection_services {
+    ($version:ident, $addr:expr) => {{
+        use tonic_reflection::pb::$version::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut client = ServerReflectionClient::new(common::channel($addr).await);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let res = stream.next().await.unwrap().unwrap();
+        match res.message_response.unwrap() {
+            MessageResponse::ListServicesResponse(list) => list
+                .service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>(),
+            other => panic!("unexpected reflection answer {other:?}"),
         }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
-}
-
-async fn reflection_services_v1alpha(addr: std::net::SocketAddr) -> Vec<String> {
-    use tonic_reflection::pb::v1alpha::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(common::channel(addr).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let res = stream.next().await.unwrap().unwrap();
-    match res.message_response.unwrap() {
-        MessageResponse::ListServicesResponse(list) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
+    }};
 }
 
 #[tokio::test]
 async fn reflection_lists_services_v1_and_v1alpha() {
     let server = start(ServerConfig::default()).await;
-    let v1 = reflection_services_v1(server.addr).await;
+    let v1 = reflection_services!(v1, server.addr);
     assert!(v1.contains(&"notes.v1.NotesService".to_owned()), "{v1:?}");
     assert!(
         v1.contains(&"grpc.reflection.v1.ServerReflection".to_owned()),
         "{v1:?}"
     );
-    let v1alpha = reflection_services_v1alpha(server.addr).await;
+    let v1alpha = reflection_services!(v1alpha, server.addr);
     assert!(
         v1alpha.contains(&"notes.v1.NotesService".to_owned()),
         "{v1alpha:?}"

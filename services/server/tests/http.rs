@@ -20,7 +20,7 @@ use axum::{
     response::Response,
     routing::{get, post},
 };
-use common::{Reply, TestServer, empty, fetch, h1, h2, req, send};
+use common::{H1, Reply, TestServer, empty, fetch, h1, h2, req, send};
 use core_backend_server::{Problem, Server, ServerConfig};
 use http::StatusCode;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -72,27 +72,27 @@ async fn start(cfg: ServerConfig) -> TestServer {
     TestServer::start(Server::builder().config(cfg).router(app())).await
 }
 
+/// GETs `path` on the open HTTP/1.1 connection `c`.
+async fn get_on(c: &mut H1, path: &str) -> Reply {
+    Reply::from(
+        c.send_request(req("GET", path).body(empty()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn http1_and_h2c_reach_the_router() {
     let server = start(config()).await;
 
     let mut c = h1(server.addr).await;
-    let res = Reply::from(
-        c.send_request(req("GET", "/").body(empty()).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let res = get_on(&mut c, "/").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.version, http::Version::HTTP_11);
     assert_eq!(res.text(), "hello");
     // Keep-alive: the same connection serves a second request.
-    let res = Reply::from(
-        c.send_request(req("GET", "/").body(empty()).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let res = get_on(&mut c, "/").await;
     assert_eq!(res.status, StatusCode::OK);
 
     let mut c = h2(server.addr).await;
@@ -200,20 +200,10 @@ async fn slow_handlers_get_408() {
 async fn panics_become_500_and_the_server_lives() {
     let server = start(config()).await;
     let mut c = h1(server.addr).await;
-    let res = Reply::from(
-        c.send_request(req("GET", "/panic").body(empty()).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let res = get_on(&mut c, "/panic").await;
     res.problem(StatusCode::INTERNAL_SERVER_ERROR);
     // The same connection and new ones keep working.
-    let res = Reply::from(
-        c.send_request(req("GET", "/").body(empty()).unwrap())
-            .await
-            .unwrap(),
-    )
-    .await;
+    let res = get_on(&mut c, "/").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(fetch(server.addr, "/").await.status, StatusCode::OK);
     server.stop().await.unwrap();

@@ -96,6 +96,19 @@ fn pool_group(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime) {
 
 const CALLS: u64 = 1_000;
 
+/// `CALLS` calls in a row through `svc`, summed.
+async fn call_all<S>(mut svc: S) -> u64
+where
+    S: Service<u64, Response = u64>,
+    S::Error: std::fmt::Debug,
+{
+    let mut sum = 0;
+    for i in 0..CALLS {
+        sum += svc.ready().await.unwrap().call(i).await.unwrap();
+    }
+    sum
+}
+
 fn bulkhead_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,30 +124,12 @@ fn bulkhead_overhead(c: &mut Criterion) {
 
     group.bench_function("tower_concurrency_limit", |b| {
         let svc = ConcurrencyLimitLayer::new(100).layer(inner);
-        b.to_async(&rt).iter(|| {
-            let mut svc = svc.clone();
-            async move {
-                let mut sum = 0;
-                for i in 0..CALLS {
-                    sum += svc.ready().await.unwrap().call(i).await.unwrap();
-                }
-                sum
-            }
-        });
+        b.to_async(&rt).iter(|| call_all(svc.clone()));
     });
 
     group.bench_function("bulkhead", |b| {
         let svc = BulkheadLayer::new(100, Duration::from_millis(10)).layer(inner);
-        b.to_async(&rt).iter(|| {
-            let mut svc = svc.clone();
-            async move {
-                let mut sum = 0;
-                for i in 0..CALLS {
-                    sum += svc.ready().await.unwrap().call(i).await.unwrap();
-                }
-                sum
-            }
-        });
+        b.to_async(&rt).iter(|| call_all(svc.clone()));
     });
     group.finish();
 }

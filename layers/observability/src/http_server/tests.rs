@@ -29,6 +29,10 @@ fn app() -> Router {
         .layer(HttpServerLayer::new())
 }
 
+fn get_request(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
 async fn send(app: Router, req: Request<Body>) -> (StatusCode, String) {
     let response = app.oneshot(req).await.expect("infallible");
     let status = response.status();
@@ -38,14 +42,7 @@ async fn send(app: Router, req: Request<Body>) -> (StatusCode, String) {
 
 #[test]
 fn records_the_route_template_not_the_path() {
-    let ((status, body), text) = with_recorder(|_| {
-        send(
-            app(),
-            Request::get("/v1/notes/42")
-                .body(Body::empty())
-                .expect("request"),
-        )
-    });
+    let ((status, body), text) = with_recorder(|_| send(app(), get_request("/v1/notes/42")));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "note");
     let labels = [
@@ -75,14 +72,7 @@ fn records_the_route_template_not_the_path() {
 
 #[test]
 fn unmatched_requests_have_no_route_label() {
-    let ((status, _), text) = with_recorder(|_| {
-        send(
-            app(),
-            Request::get("/no/such/path")
-                .body(Body::empty())
-                .expect("request"),
-        )
-    });
+    let ((status, _), text) = with_recorder(|_| send(app(), get_request("/no/such/path")));
     assert_eq!(status, StatusCode::NOT_FOUND);
     let lines = series(&text, DURATION);
     assert_eq!(lines.len(), 1, "{text}");
@@ -97,11 +87,7 @@ fn unmatched_requests_have_no_route_label() {
 #[test]
 fn server_errors_carry_error_type_and_unknown_methods_are_folded() {
     let ((), text) = with_recorder(|_| async {
-        send(
-            app(),
-            Request::get("/boom").body(Body::empty()).expect("request"),
-        )
-        .await;
+        send(app(), get_request("/boom")).await;
         let brew = Request::builder()
             .method(http::Method::from_bytes(b"BREW").expect("token"))
             .uri("/v1/notes/1")
@@ -138,12 +124,7 @@ fn counts_active_requests_while_the_handler_runs() {
                 }),
             )
             .layer(HttpServerLayer::new());
-        send(
-            app,
-            Request::get("/slow").body(Body::empty()).expect("request"),
-        )
-        .await
-        .1
+        send(app, get_request("/slow")).await.1
     });
     assert_eq!(
         value(
@@ -224,10 +205,7 @@ fn a_dropped_body_and_an_inner_error_are_still_recorded() {
         let app = Router::new()
             .route("/big", get(|| async { "x".repeat(10) }))
             .layer(HttpServerLayer::new());
-        let response = app
-            .oneshot(Request::get("/big").body(Body::empty()).expect("request"))
-            .await
-            .expect("infallible");
+        let response = app.oneshot(get_request("/big")).await.expect("infallible");
         drop(response);
 
         let failing = tower::service_fn(|_req: Request<Body>| async {
@@ -236,9 +214,7 @@ fn a_dropped_body_and_an_inner_error_are_still_recorded() {
         let service = tower::ServiceBuilder::new()
             .layer(HttpServerLayer::new())
             .service(failing);
-        let result = service
-            .oneshot(Request::get("/x").body(Body::empty()).expect("request"))
-            .await;
+        let result = service.oneshot(get_request("/x")).await;
         assert_eq!(result.err(), Some("down"));
     });
     assert_eq!(

@@ -355,6 +355,20 @@ mod tests {
         Request::get(uri).body(()).expect("request")
     }
 
+    /// Waits for `s` to be ready and sends `req`.
+    async fn send<S>(s: &mut S, req: Request<()>) -> S::Response
+    where
+        S: Service<Request<()>>,
+        S::Error: std::fmt::Debug,
+    {
+        s.ready()
+            .await
+            .expect("ready")
+            .call(req)
+            .await
+            .expect("call")
+    }
+
     async fn body<B: Body<Error = BoxError>>(res: Response<B>) -> Bytes {
         res.into_body().collect().await.expect("body").to_bytes()
     }
@@ -363,13 +377,7 @@ mod tests {
     async fn max_age_hit_then_expiry_with_age_header() {
         let calls = Arc::new(AtomicUsize::new(0));
         let mut s = ResponseCacheLayer::new().layer(svc(&calls, ok("max-age=10", "hello")));
-        let first = s
-            .ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        let first = send(&mut s, get("/a")).await;
         assert!(first.headers().get(header::AGE).is_none());
         let etag = first
             .headers()
@@ -379,25 +387,14 @@ mod tests {
         assert_eq!(body(first).await, "hello");
 
         tokio::time::advance(Duration::from_secs(3)).await;
-        let hit = s
-            .ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        let hit = send(&mut s, get("/a")).await;
         assert_eq!(hit.headers().get(header::AGE).expect("age"), "3");
         assert_eq!(hit.headers().get(header::ETAG), Some(&etag));
         assert_eq!(body(hit).await, "hello");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
 
         tokio::time::advance(Duration::from_secs(7)).await;
-        s.ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        send(&mut s, get("/a")).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2, "stale after max-age");
     }
 
@@ -406,30 +403,15 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let mut s =
             ResponseCacheLayer::new().layer(svc(&calls, ok("max-age=1, s-maxage=100", "x")));
-        s.ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        send(&mut s, get("/a")).await;
         tokio::time::advance(Duration::from_secs(50)).await;
-        s.ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        send(&mut s, get("/a")).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let req = Request::get("/a")
             .header(header::CACHE_CONTROL, "no-cache")
             .body(())
             .expect("req");
-        s.ready()
-            .await
-            .expect("ready")
-            .call(req)
-            .await
-            .expect("call");
+        send(&mut s, req).await;
         assert_eq!(
             calls.load(Ordering::SeqCst),
             2,
@@ -448,12 +430,7 @@ mod tests {
             let calls = Arc::new(AtomicUsize::new(0));
             let mut s = ResponseCacheLayer::new().layer(svc(&calls, ok(cc, "x")));
             for _ in 0..2 {
-                s.ready()
-                    .await
-                    .expect("ready")
-                    .call(get("/a"))
-                    .await
-                    .expect("call");
+                send(&mut s, get("/a")).await;
             }
             assert_eq!(calls.load(Ordering::SeqCst), 2, "{cc:?}");
         }
@@ -467,12 +444,7 @@ mod tests {
         });
         let mut s = ResponseCacheLayer::new().layer(svc(&calls, handler));
         for _ in 0..2 {
-            s.ready()
-                .await
-                .expect("ready")
-                .call(get("/a"))
-                .await
-                .expect("call");
+            send(&mut s, get("/a")).await;
         }
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
@@ -488,23 +460,13 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let mut s = ResponseCacheLayer::new().layer(svc(&calls, ok("max-age=60", "x")));
         for _ in 0..2 {
-            s.ready()
-                .await
-                .expect("ready")
-                .call(authed())
-                .await
-                .expect("call");
+            send(&mut s, authed()).await;
         }
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         let calls = Arc::new(AtomicUsize::new(0));
         let mut s = ResponseCacheLayer::new().layer(svc(&calls, ok("public, max-age=60", "x")));
         for _ in 0..2 {
-            s.ready()
-                .await
-                .expect("ready")
-                .call(authed())
-                .await
-                .expect("call");
+            send(&mut s, authed()).await;
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
@@ -513,33 +475,16 @@ mod tests {
     async fn head_is_served_from_get_without_body_and_inm_star_is_304() {
         let calls = Arc::new(AtomicUsize::new(0));
         let mut s = ResponseCacheLayer::new().layer(svc(&calls, ok("max-age=60", "hello")));
-        s.ready()
-            .await
-            .expect("ready")
-            .call(get("/a"))
-            .await
-            .expect("call");
+        send(&mut s, get("/a")).await;
         let head = Request::head("/a").body(()).expect("req");
-        let res = s
-            .ready()
-            .await
-            .expect("ready")
-            .call(head)
-            .await
-            .expect("call");
+        let res = send(&mut s, head).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert!(body(res).await.is_empty());
         let req = Request::get("/a")
             .header(header::IF_NONE_MATCH, "*")
             .body(())
             .expect("req");
-        let res = s
-            .ready()
-            .await
-            .expect("ready")
-            .call(req)
-            .await
-            .expect("call");
+        let res = send(&mut s, req).await;
         assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
         assert!(res.headers().contains_key(header::ETAG));
         assert!(res.headers().contains_key(header::CACHE_CONTROL));
@@ -568,13 +513,7 @@ mod tests {
             .build()
             .layer(inner);
         for _ in 0..2 {
-            let res = s
-                .ready()
-                .await
-                .expect("ready")
-                .call(get("/big"))
-                .await
-                .expect("call");
+            let res = send(&mut s, get("/big")).await;
             assert!(!res.headers().contains_key(header::ETAG));
             let b = body(res).await;
             assert_eq!(b.len(), 1000);
@@ -586,13 +525,7 @@ mod tests {
         // With room for the body it is buffered, tagged and stored.
         let mut s = ResponseCacheLayer::new().layer(s.into_inner());
         for _ in 0..2 {
-            let res = s
-                .ready()
-                .await
-                .expect("ready")
-                .call(get("/big"))
-                .await
-                .expect("call");
+            let res = send(&mut s, get("/big")).await;
             assert!(res.headers().contains_key(header::ETAG));
             assert_eq!(body(res).await.len(), 1000);
         }
@@ -632,14 +565,7 @@ mod tests {
         });
         let layer = ResponseCacheLayer::new();
         let mut s = layer.layer(svc(&calls, handler));
-        let mut call = async |req: Request<()>| {
-            s.ready()
-                .await
-                .expect("ready")
-                .call(req)
-                .await
-                .expect("call")
-        };
+        let mut call = async |req: Request<()>| send(&mut s, req).await;
         call(get("/a")).await;
         call(get("/a")).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -695,13 +621,7 @@ mod tests {
             },
         );
         for path in ["/big", "/big", "/missing", "/missing"] {
-            let res = s
-                .ready()
-                .await
-                .expect("ready")
-                .call(get(path))
-                .await
-                .expect("call");
+            let res = send(&mut s, get(path)).await;
             assert!(!res.headers().contains_key(header::ETAG));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 4);
@@ -727,13 +647,7 @@ mod tests {
                 .expect("req")
         };
         for _ in 0..2 {
-            let res = s
-                .ready()
-                .await
-                .expect("ready")
-                .call(req())
-                .await
-                .expect("call");
+            let res = send(&mut s, req()).await;
             assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
             assert_eq!(res.headers()[header::ETAG], "W/\"v1\"");
             assert_eq!(res.headers()[header::VARY], "accept-language");
