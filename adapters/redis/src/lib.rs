@@ -6,6 +6,7 @@
 //! | feature | module | implements |
 //! |---|---|---|
 //! | `ratelimit` | [`ratelimit`] | `core_backend_ratelimit::RateLimitStore` (atomic Lua GCRA / windows) |
+//! | `lock` | [`lock`] | `core_backend_lock::Lock` (SET NX PX, fencing token by INCR, Lua release / extend) |
 //!
 //! ```no_run
 //! # #[cfg(feature = "ratelimit")]
@@ -31,6 +32,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+#[cfg(feature = "lock")]
+pub mod lock;
 #[cfg(feature = "ratelimit")]
 pub mod ratelimit;
 
