@@ -297,3 +297,52 @@ async fn no_lost_update_under_contention() {
     }
     assert_eq!(counter.load(Ordering::Relaxed), N * M);
 }
+
+#[test]
+fn metrics_count_acquired_contended_timeouts_and_lost() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let locks = MemoryLock::new();
+            let g = locks.acquire("k", TTL).await.unwrap();
+            assert!(locks.try_acquire("k", TTL).await.unwrap().is_none());
+            let _ = locks
+                .acquire_timeout("k", TTL, Duration::from_secs(1))
+                .await
+                .unwrap_err();
+            g.release().await.unwrap();
+            let g = locks.acquire("k", Duration::from_secs(1)).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert!(g.extend(TTL).await.is_err());
+            // reported once even if noticed twice
+            assert!(g.extend(TTL).await.is_err());
+        });
+    });
+    let mut seen = std::collections::BTreeMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        assert!(
+            key.labels()
+                .any(|l| l.key() == "backend" && l.value() == "memory")
+        );
+        let n = match value {
+            DebugValue::Counter(n) => n,
+            DebugValue::Histogram(v) => v.len() as u64,
+            DebugValue::Gauge(_) => 0,
+        };
+        seen.insert(key.name().to_owned(), n);
+    }
+    assert_eq!(seen.get(crate::metrics::ACQUIRED), Some(&2));
+    assert_eq!(seen.get(crate::metrics::ACQUIRE_WAIT), Some(&2));
+    assert_eq!(seen.get(crate::metrics::CONTENDED), Some(&2));
+    assert_eq!(seen.get(crate::metrics::TIMEOUTS), Some(&1));
+    assert_eq!(seen.get(crate::metrics::LOST), Some(&1));
+}
