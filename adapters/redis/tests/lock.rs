@@ -30,6 +30,23 @@ async fn redis() -> Option<Redis> {
     Some(Redis::connect(&c).await.unwrap())
 }
 
+/// Deletes every key of the test's prefix.
+async fn cleanup(redis: &Redis) {
+    let mut conn = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", redis.key_prefix()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 fn fast_poll() -> LockConfig {
     LockConfig::from_lookup("", |k| match k {
         "POLL_MIN_MS" => Some("1".to_owned()),
@@ -72,6 +89,7 @@ async fn exclusion_release_and_growing_tokens() {
         g.release().await.unwrap();
     }
     assert!(format!("{a:?}").contains("RedisLock"));
+    cleanup(&redis).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,6 +123,7 @@ async fn no_lost_update_and_tokens_strictly_increase_under_contention() {
     let seen = tokens.take();
     assert_eq!(seen.len() as u64, N * M);
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    cleanup(&redis).await;
 }
 
 /// A tiny ordered log without pulling a mutex crate into the adapter's dev-dependencies.
@@ -142,6 +161,7 @@ async fn forgotten_guard_expires_after_its_ttl() {
     assert!(waited < Duration::from_secs(2), "{waited:?}");
     assert!(g.token() > token);
     g.release().await.unwrap();
+    cleanup(&redis).await;
 }
 
 #[tokio::test]
@@ -169,6 +189,7 @@ async fn timeout_extend_and_compare_and_delete() {
     assert!(matches!(old.release().await, Err(LockError::NotHeld)));
     assert!(lock.try_acquire("k", TTL).await.unwrap().is_none());
     new.release().await.unwrap();
+    cleanup(&redis).await;
 }
 
 #[tokio::test]
@@ -208,4 +229,27 @@ async fn keep_alive_holds_and_drop_releases() {
         .unwrap()
         .unwrap();
     assert!(g.is_lost());
+    drop(g);
+    cleanup(&redis).await;
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_a_backend_error() {
+    let mut config = RedisConfig::new("redis://127.0.0.1:1");
+    config.connect_timeout_ms = 200;
+    let lock = RedisLock::new(&Redis::connect_lazy(&config).unwrap());
+    for res in [
+        lock.try_acquire("k", TTL).await.map(|_| ()),
+        lock.acquire_timeout("k", TTL, Duration::from_secs(1))
+            .await
+            .map(|_| ()),
+    ] {
+        let LockError::Backend(err) = res.unwrap_err() else {
+            panic!("expected a backend error")
+        };
+        assert!(
+            err.downcast_ref::<core_backend_redis::Error>().is_some(),
+            "{err}"
+        );
+    }
 }
