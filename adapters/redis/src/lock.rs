@@ -218,7 +218,7 @@ impl RedisLock {
                 pause = pause.min(d - now);
             }
             tokio::time::sleep(pause).await;
-            bound = (bound * 2).min(self.poll_max);
+            bound = bound.saturating_mul(2).min(self.poll_max);
         }
     }
 }

@@ -147,6 +147,10 @@ impl LockGuard {
     /// A backend error is retried at the same pace; once no extension has succeeded for a
     /// whole TTL, or an extension answers [`LockError::NotHeld`], the guard is marked lost and
     /// the task ends.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, like [`tokio::spawn`].
     pub fn keep_alive(mut self) -> Self {
         if self.keep_alive.is_some() {
             return self;

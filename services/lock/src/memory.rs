@@ -133,8 +133,11 @@ impl Drop for QueueSlot<'_> {
     }
 }
 
+/// Longest lease kept: longer TTLs are cut to it so `now + ttl` cannot overflow.
+const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 fn clamp(ttl: Duration) -> Duration {
-    ttl.max(Duration::from_millis(1))
+    ttl.clamp(Duration::from_millis(1), MAX_TTL)
 }
 
 async fn sleep_until(at: Option<Instant>) {

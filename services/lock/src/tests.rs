@@ -346,3 +346,26 @@ fn metrics_count_acquired_contended_timeouts_and_lost() {
     assert_eq!(seen.get(crate::metrics::TIMEOUTS), Some(&1));
     assert_eq!(seen.get(crate::metrics::LOST), Some(&1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn extreme_ttls_and_timeouts_do_not_panic() {
+    let locks = MemoryLock::new();
+    let g = locks.acquire("k", Duration::MAX).await.unwrap();
+    g.extend(Duration::MAX).await.unwrap();
+    assert!(matches!(
+        locks
+            .acquire_timeout("k", Duration::ZERO, Duration::from_millis(1))
+            .await,
+        Err(LockError::Timeout)
+    ));
+    g.release().await.unwrap();
+    // a zero TTL is one millisecond
+    let g = locks
+        .acquire_timeout("k", Duration::ZERO, Duration::MAX)
+        .await
+        .unwrap();
+    assert!(locks.try_acquire("k", TTL).await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(locks.try_acquire("k", TTL).await.unwrap().is_some());
+    assert!(matches!(g.release().await, Err(LockError::NotHeld)));
+}
