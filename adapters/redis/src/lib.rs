@@ -1,6 +1,6 @@
 //! Redis for core-backend: the connection set-up lives here once ([`RedisConfig`],
 //! [`Redis::connect`]: URL from `REDIS_URL`, a reconnecting
-//! [`ConnectionManager`](redis::aio::ConnectionManager), timeouts, a health check), and each
+//! [`ConnectionManager`], timeouts, a health check), and each
 //! package's Redis store sits behind a cargo feature named after the package:
 //!
 //! | feature | module | implements |
