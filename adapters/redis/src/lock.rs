@@ -1,6 +1,24 @@
 //! [`RedisLock`]: `core_backend_lock::Lock` on Redis, for locks shared by every instance
 //! using the same Redis.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use core_backend_lock::{Lock, LockConfig};
+//! use core_backend_redis::{Redis, RedisConfig, lock::RedisLock};
+//!
+//! let config = LockConfig::from_env()?;
+//! let redis = Redis::connect(&RedisConfig::from_env()?).await?;
+//! let locks = RedisLock::with_config(&redis, &config);
+//! let guard = locks
+//!     .acquire_timeout("report:daily", config.ttl(), config.acquire_timeout())
+//!     .await?
+//!     .keep_alive();
+//! // … write with guard.token() as the fence …
+//! guard.release().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Protocol
 //!
 //! - **Acquire**: one Lua script runs `SET <key> <owner> NX PX <ttl>` and, only if that
