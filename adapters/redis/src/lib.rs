@@ -6,6 +6,7 @@
 //! | feature | module | implements |
 //! |---|---|---|
 //! | `ratelimit` | [`ratelimit`] | `core_backend_ratelimit::RateLimitStore` (atomic Lua GCRA / windows) |
+//! | `cache` | [`cache`] | `core_backend_cache::Cache` (`GET`+`PTTL` / `SET PX` / `DEL`; L2 of a tiered cache) |
 //!
 //! ```no_run
 //! # #[cfg(feature = "ratelimit")]
@@ -33,6 +34,9 @@ use serde::Deserialize;
 
 #[cfg(feature = "ratelimit")]
 pub mod ratelimit;
+
+#[cfg(feature = "cache")]
+pub mod cache;
 
 pub use redis;
 
