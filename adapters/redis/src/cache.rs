@@ -88,6 +88,15 @@ impl RedisCache {
     }
 }
 
+/// Maps a Redis failure of `op` to [`CacheError::backend`], with a debug event (the key is
+/// not logged: it may carry user data).
+fn backend(op: &'static str) -> impl FnOnce(redis::RedisError) -> CacheError {
+    move |err| {
+        tracing::debug!(db.system = "redis", op, error = %err, "redis cache command failed");
+        CacheError::backend(err)
+    }
+}
+
 /// The `PX` argument for `ttl`: whole milliseconds rounded up, at least 1; `None` for no expiry.
 fn px_millis(ttl: Duration) -> Option<u64> {
     if ttl.is_zero() {
@@ -120,7 +129,7 @@ impl Cache for RedisCache {
             .pttl(&key)
             .query_async(&mut conn)
             .await
-            .map_err(CacheError::backend)?;
+            .map_err(backend("get"))?;
         Ok(entry(value, pttl))
     }
 
@@ -133,7 +142,7 @@ impl Cache for RedisCache {
         let mut conn = self.conn.clone();
         cmd.query_async::<()>(&mut conn)
             .await
-            .map_err(CacheError::backend)
+            .map_err(backend("set"))
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
@@ -142,7 +151,7 @@ impl Cache for RedisCache {
             .arg(self.redis_key(key))
             .query_async::<()>(&mut conn)
             .await
-            .map_err(CacheError::backend)
+            .map_err(backend("delete"))
     }
 }
 

@@ -251,9 +251,14 @@ fn l2_errors(snapshotter: &metrics_util::debugging::Snapshotter) -> u64 {
         .sum()
 }
 
+/// Longest a cache call may take while Redis is away (two L2 calls, each bounded by the
+/// connection manager's connect timeout, retries and response timeout configured below).
+const CALL_BOUND: Duration = Duration::from_secs(3);
+
 type Tiered = TieredCache<MemoryCache, RedisCache>;
 
-/// `rounds` × 8 concurrent `get_or_insert_with` over keys `<tag>-0..20`; every call must succeed.
+/// `rounds` × 8 concurrent `get_or_insert_with` over keys `<tag>-0..20`; every call must succeed
+/// within [`CALL_BOUND`], Redis up or down.
 async fn load(cache: &TypedCache<Tiered>, tag: &str, rounds: usize, runs: &Arc<AtomicUsize>) {
     for round in 0..rounds {
         let mut tasks = Vec::new();
@@ -262,6 +267,7 @@ async fn load(cache: &TypedCache<Tiered>, tag: &str, rounds: usize, runs: &Arc<A
             let runs = runs.clone();
             let key = format!("{tag}-{}", (round * 8 + t) % 20);
             tasks.push(tokio::spawn(async move {
+                let start = Instant::now();
                 let v: String = cache
                     .get_or_insert_with(&key, Duration::from_secs(60), {
                         let key = key.clone();
@@ -273,6 +279,11 @@ async fn load(cache: &TypedCache<Tiered>, tag: &str, rounds: usize, runs: &Arc<A
                     .await
                     .unwrap_or_else(|e| panic!("{key}: {e}"));
                 assert_eq!(v, format!("value of {key}"));
+                assert!(
+                    start.elapsed() < CALL_BOUND,
+                    "{key} took {:?}",
+                    start.elapsed()
+                );
             }));
         }
         for t in tasks {
