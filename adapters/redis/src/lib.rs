@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `ratelimit` | [`ratelimit`] | `core_backend_ratelimit::RateLimitStore` (atomic Lua GCRA / windows) |
 //! | `lock` | [`lock`] | `core_backend_lock::Lock` (SET NX PX, fencing token by INCR, Lua release / extend) |
+//! | `cache` | [`cache`] | `core_backend_cache::Cache` (`GET`+`PTTL` / `SET PX` / `DEL`; L2 of a tiered cache) |
 //!
 //! ```no_run
 //! # #[cfg(feature = "ratelimit")]
@@ -36,6 +37,9 @@ use serde::Deserialize;
 pub mod lock;
 #[cfg(feature = "ratelimit")]
 pub mod ratelimit;
+
+#[cfg(feature = "cache")]
+pub mod cache;
 
 pub use redis;
 
