@@ -108,3 +108,8 @@ pub use core_backend_worker as worker;
 /// [`client_stack`] for the preset with retry, circuit breaker and observability.
 #[cfg(feature = "httpclient")]
 pub use core_backend_httpclient as httpclient;
+
+/// Distributed locks with fencing tokens: the `Lock` trait, the in-process default, automatic
+/// extension ([`core_backend_lock`]); the Redis lock is in [`redis`](crate::redis) with this feature.
+#[cfg(feature = "lock")]
+pub use core_backend_lock as lock;
