@@ -4,7 +4,8 @@ use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    let mut compiler = protox::Compiler::new(["proto"])?;
+    // `google/api/{http,annotations}.proto` come from the gateway crate, which ships them.
+    let mut compiler = protox::Compiler::new(["proto", "../../services/gateway/protos"])?;
     compiler
         .include_imports(true)
         .open_file("notes/v1/notes.proto")?;
@@ -17,5 +18,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .compile_fds(compiler.file_descriptor_set())?;
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=../../services/gateway/protos");
     Ok(())
 }

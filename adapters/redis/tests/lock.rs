@@ -3,6 +3,9 @@
 //! prefix.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::require;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,10 +13,6 @@ use std::time::{Duration, Instant};
 use core_backend_lock::{Lock, LockConfig, LockError};
 use core_backend_redis::lock::RedisLock;
 use core_backend_redis::{Redis, RedisConfig};
-
-fn require() -> bool {
-    std::env::var("CORE_BACKEND_REQUIRE_BACKENDS").is_ok_and(|v| v == "1")
-}
 
 /// A connection under a fresh key prefix, or `None` (skip) without `REDIS_URL`.
 async fn redis() -> Option<Redis> {

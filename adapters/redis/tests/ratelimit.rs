@@ -3,8 +3,10 @@
 //! without restarting the service).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{config, free_port, redis_url, start_redis, unique_prefix};
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
@@ -12,34 +14,8 @@ use core_backend_ratelimit::{
     Algorithm, ClientIp, GlobalKey, Limit, OnStoreError, Quota, RateLimitKey, RateLimitLayer,
     StoreKey,
 };
+use core_backend_redis::Redis;
 use core_backend_redis::ratelimit::RedisRateLimitStore;
-use core_backend_redis::{Redis, RedisConfig};
-
-fn require() -> bool {
-    std::env::var("CORE_BACKEND_REQUIRE_BACKENDS").is_ok_and(|v| v == "1")
-}
-
-fn redis_url() -> Option<String> {
-    let url = std::env::var("REDIS_URL").ok();
-    if url.is_none() {
-        assert!(
-            !require(),
-            "REDIS_URL is not set and CORE_BACKEND_REQUIRE_BACKENDS=1"
-        );
-        eprintln!("skipping: REDIS_URL is not set");
-    }
-    url
-}
-
-fn config(url: &str, prefix: &str) -> RedisConfig {
-    let mut c = RedisConfig::new(url);
-    prefix.clone_into(&mut c.key_prefix);
-    c
-}
-
-fn unique_prefix() -> String {
-    format!("cb-test-{:016x}", fastrand::u64(..))
-}
 
 async fn serve(layer: RateLimitLayer) -> String {
     let app = Router::new()
@@ -166,53 +142,6 @@ async fn scripts_for_each_algorithm() {
         .await
         .unwrap();
     assert!(!exists);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts a disposable redis-server on `port`; `None` when the binary is not installed.
-async fn start_redis(port: u16) -> Option<tokio::process::Child> {
-    let child = tokio::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
-    let child = match child {
-        Ok(child) => child,
-        Err(e) if require() => panic!("redis-server could not be started: {e}"),
-        Err(e) => {
-            eprintln!("skipping: redis-server could not be started: {e}");
-            return None;
-        }
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Some(child)
 }
 
 #[tokio::test]
