@@ -121,7 +121,12 @@ impl Api {
                 });
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let err: Vec<String> = err_rx.try_iter().collect();
+                // The reader thread may still be forwarding what the process wrote before it
+                // exited: take lines until it sees EOF and hangs up.
+                let mut err = Vec::new();
+                while let Ok(line) = err_rx.recv_timeout(Duration::from_secs(5)) {
+                    err.push(line);
+                }
                 return Err(format!("exited with {status}: {}", err.join("\n")));
             }
             if std::time::Instant::now() > deadline {
